@@ -1,0 +1,59 @@
+#pragma once
+
+// Error handling shared by every Tahe library and service.
+//
+// Every fallible function returns absl::Status or absl::StatusOr<T>. Two macros keep call sites
+// short, and one pair of functions converts between absl::Status and grpc::Status, so the
+// canonical code and the message cross the wire unchanged.
+//
+//   absl::StatusOr<Entry> LoadEntry(int64_t seq);
+//   absl::Status Check() {
+//     ASSIGN_OR_RETURN(Entry entry, LoadEntry(7));
+//     RETURN_IF_ERROR(Validate(entry));
+//     return absl::OkStatus();
+//   }
+
+#include <grpcpp/support/status.h>
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+#define TAHE_STATUS_CONCAT_INNER(a, b) a##b
+#define TAHE_STATUS_CONCAT(a, b) TAHE_STATUS_CONCAT_INNER(a, b)
+
+// Returns from the enclosing function if `expr` (an absl::Status) is not OK.
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::absl::Status tahe_status_ = (expr);          \
+    if (!tahe_status_.ok()) return tahe_status_;   \
+  } while (false)
+
+// `lhs` = the value of `rexpr` (an absl::StatusOr<T>), or returns its error.
+#define ASSIGN_OR_RETURN(lhs, rexpr) \
+  TAHE_ASSIGN_OR_RETURN_IMPL(TAHE_STATUS_CONCAT(tahe_statusor_, __LINE__), lhs, rexpr)
+#define TAHE_ASSIGN_OR_RETURN_IMPL(statusor, lhs, rexpr) \
+  auto statusor = (rexpr);                               \
+  if (!statusor.ok()) return std::move(statusor).status(); \
+  lhs = std::move(statusor).value()
+
+namespace tahe {
+
+// absl::Status -> grpc::Status with the same canonical code and message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// grpc::Status -> absl::Status with the same canonical code and message.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// "INVALID_ARGUMENT" etc.
+std::string CodeName(absl::StatusCode code);
+
+// INVALID_ARGUMENT that names the offending field: "entry.lines[2].account: unknown account 9999".
+absl::Status InvalidField(absl::string_view field, absl::string_view problem);
+
+// Prefixes the message of a non-OK status with context, keeping the code.
+absl::Status Annotate(const absl::Status& status, absl::string_view context);
+
+}  // namespace tahe
