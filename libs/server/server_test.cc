@@ -1,0 +1,152 @@
+#include <catch2/catch.hpp>
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <thread>
+
+#include "libs/metrics/testdata/echo.grpc.pb.h"
+#include "libs/server/call.h"
+#include "libs/server/grpc_server.h"
+#include "libs/server/log.h"
+
+namespace tahe::server {
+namespace {
+
+using tahe::test::v1::EchoRequest;
+using tahe::test::v1::EchoResponse;
+using tahe::test::v1::EchoService;
+
+class EchoImpl final : public EchoService::CallbackService {
+ public:
+  explicit EchoImpl(const HandlerEnv& env) : env_(env) {}
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* ctx, const EchoRequest* req,
+                                 EchoResponse* resp) override {
+    return HandleUnary(ctx, env_, "Echo", [req, resp](const CallContext& call) -> absl::Status {
+      if (req->message() == "throw") {
+        throw std::runtime_error("secret detail");
+      }
+      if (req->message() == "slow") {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      }
+      resp->set_message(call.tenant + "/" + call.request_id + "/" + req->message());
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  HandlerEnv env_;
+};
+
+struct Fixture {
+  Authenticator auth{"s3cret"};
+  WorkerPool workers{4};
+  HandlerEnv env{&auth, &workers};
+  EchoImpl service{env};
+  std::unique_ptr<GrpcServer> server;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<EchoService::Stub> stub;
+
+  Fixture() {
+    auto started = GrpcServer::Start({.listen = "127.0.0.1:0", .services = {&service}});
+    REQUIRE(started.ok());
+    server = *std::move(started);
+    REQUIRE(server->port() > 0);
+    channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
+    stub = EchoService::NewStub(channel);
+  }
+
+  grpc::Status Call(const std::string& message, bool token, const std::string& tenant,
+                    std::string* reply) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (token) {
+      ctx.AddMetadata(kInternalTokenHeader, "s3cret");
+    }
+    if (!tenant.empty()) {
+      ctx.AddMetadata(kTenantHeader, tenant);
+    }
+    ctx.AddMetadata(kRequestIdHeader, "req-1");
+    EchoRequest req;
+    req.set_message(message);
+    EchoResponse resp;
+    grpc::Status status = stub->Echo(&ctx, req, &resp);
+    *reply = resp.message();
+    return status;
+  }
+};
+
+TEST_CASE("calls need the internal credential and a valid tenant") {
+  Fixture f;
+  std::string reply;
+  REQUIRE(f.Call("hi", false, "lahti", &reply).error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status no_tenant = f.Call("hi", true, "", &reply);
+  REQUIRE(no_tenant.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  REQUIRE(no_tenant.error_message().find("x-tahe-tenant") != std::string::npos);
+  REQUIRE(f.Call("hi", true, "Bad Slug", &reply).error_code() ==
+          grpc::StatusCode::INVALID_ARGUMENT);
+  REQUIRE(f.Call("hi", true, "lahti", &reply).ok());
+  REQUIRE(reply == "lahti/req-1/hi");
+}
+
+TEST_CASE("an exception in a handler becomes INTERNAL without its details") {
+  Fixture f;
+  std::string reply;
+  grpc::Status status = f.Call("throw", true, "lahti", &reply);
+  REQUIRE(status.error_code() == grpc::StatusCode::INTERNAL);
+  REQUIRE(status.error_message().find("secret") == std::string::npos);
+  REQUIRE(status.error_message().find("req-1") != std::string::npos);
+  // The server is still fine afterwards.
+  REQUIRE(f.Call("again", true, "lahti", &reply).ok());
+}
+
+TEST_CASE("shutdown drains in-flight calls and then refuses new ones") {
+  Fixture f;
+  std::atomic<bool> slow_ok{false};
+  std::thread slow([&] {
+    std::string reply;
+    slow_ok = f.Call("slow", true, "lahti", &reply).ok() && reply == "lahti/req-1/slow";
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  f.server->Shutdown(absl::Seconds(5));
+  slow.join();
+  REQUIRE(slow_ok);
+  std::string reply;
+  REQUIRE_FALSE(f.Call("after", true, "lahti", &reply).ok());
+}
+
+TEST_CASE("tenant slugs") {
+  REQUIRE(IsValidTenantSlug("lahti"));
+  REQUIRE(IsValidTenantSlug("phhyky"));
+  REQUIRE(IsValidTenantSlug("paijat-hame2"));
+  REQUIRE_FALSE(IsValidTenantSlug(""));
+  REQUIRE_FALSE(IsValidTenantSlug("-x"));
+  REQUIRE_FALSE(IsValidTenantSlug("Lahti"));
+  REQUIRE_FALSE(IsValidTenantSlug("a'b"));
+  REQUIRE_FALSE(IsValidTenantSlug(std::string(64, 'a')));
+}
+
+TEST_CASE("log lines are one JSON object with escaped fields") {
+  std::string line = log::FormatLine("info", "hello \"x\"", {{"request_id", "r\n1"}});
+  REQUIRE(line.front() == '{');
+  REQUIRE(line.back() == '}');
+  REQUIRE(line.find(R"("msg":"hello \"x\"")") != std::string::npos);
+  REQUIRE(line.find(R"("request_id":"r\n1")") != std::string::npos);
+  REQUIRE(line.find('\n') == std::string::npos);
+}
+
+TEST_CASE("worker pool runs every task and drains on shutdown") {
+  std::atomic<int> done{0};
+  {
+    WorkerPool pool(3, 1000);
+    for (int i = 0; i < 500; ++i) {
+      REQUIRE(pool.Submit([&] { done++; }));
+    }
+    pool.Drain();
+    REQUIRE_FALSE(pool.Submit([] {}));
+  }
+  REQUIRE(done == 500);
+}
+
+}  // namespace
+}  // namespace tahe::server
