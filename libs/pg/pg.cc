@@ -36,7 +36,8 @@ absl::Status StatusFromException(const std::exception& e) {
   }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr ||
       dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr) {
-    return absl::UnavailableError("database commit outcome unknown; retry with the same request id");
+    return absl::UnavailableError(
+        "database commit outcome unknown; retry with the same request id");
   }
   if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr ||
       dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr ||
@@ -81,8 +82,8 @@ absl::Status StatusFromException(const std::exception& e) {
     if (state == "40001" || state == "40P01") {
       return absl::AbortedError(message);
     }
-    if (absl::StartsWith(state, "08") || state == "57P01" || state == "57P02" ||
-        state == "57P03" || state == "53300") {
+    if (absl::StartsWith(state, "08") || state == "57P01" || state == "57P02" || state == "57P03" ||
+        state == "53300") {
       return absl::UnavailableError(message);
     }
     return absl::InternalError(absl::StrCat("database error ", state, ": ", message));
@@ -90,9 +91,7 @@ absl::Status StatusFromException(const std::exception& e) {
   return absl::InternalError(absl::StrCat("unexpected exception: ", FirstLine(e.what())));
 }
 
-bool IsRetryable(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kAborted;
-}
+bool IsRetryable(const absl::Status& status) { return status.code() == absl::StatusCode::kAborted; }
 
 struct Pool::Metrics {
   prometheus::Gauge* in_use = nullptr;
@@ -171,7 +170,8 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect() {
     return conn;
   } catch (const std::exception& e) {
     absl::Status status = StatusFromException(e);
-    return absl::UnavailableError(absl::StrCat("cannot connect to the database: ", status.message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to the database: ", status.message()));
   }
 }
 
@@ -244,6 +244,13 @@ Pool::Lease::~Lease() {
 }
 
 void ScopeTransaction(pqxx::work& tx, absl::string_view tenant, const TxOptions& options) {
+  // Isolation and access mode must come before any query of the transaction.
+  if (options.serializable) {
+    tx.exec("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE");
+  }
+  if (options.read_only) {
+    tx.exec("SET TRANSACTION READ ONLY");
+  }
   if (!tenant.empty()) {
     tx.exec_params("SELECT set_config('tahe.tenant', $1, true)", std::string(tenant));
   }
@@ -253,12 +260,6 @@ void ScopeTransaction(pqxx::work& tx, absl::string_view tenant, const TxOptions&
       ms = 1;
     }
     tx.exec_params("SELECT set_config('statement_timeout', $1, true)", std::to_string(ms));
-  }
-  if (options.serializable) {
-    tx.exec("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE");
-  }
-  if (options.read_only) {
-    tx.exec("SET TRANSACTION READ ONLY");
   }
 }
 

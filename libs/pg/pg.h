@@ -20,10 +20,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -58,8 +57,7 @@ class Pool {
   struct Options {
     std::string conninfo;
     int size = 8;
-    // How long Acquire waits for a free connection before RESOURCE_EXHAUSTED... reported as
-    // UNAVAILABLE so callers retry.
+    // How long Acquire waits for a free connection before answering UNAVAILABLE (retryable).
     absl::Duration acquire_timeout = absl::Seconds(5);
     // Label of the pool's metrics (tahe_db_pool_*{pool="..."}).
     std::string name = "main";
@@ -79,7 +77,8 @@ class Pool {
 
    private:
     friend class Pool;
-    Lease(Pool* pool, std::unique_ptr<pqxx::connection> conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Pool* pool, std::unique_ptr<pqxx::connection> conn)
+        : pool_(pool), conn_(std::move(conn)) {}
     Pool* pool_;
     std::unique_ptr<pqxx::connection> conn_;
     bool discard_ = false;

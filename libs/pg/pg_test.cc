@@ -1,7 +1,8 @@
+#include "libs/pg/pg.h"
+
 #include <catch2/catch.hpp>
 
 #include "libs/pg/migrations.h"
-#include "libs/pg/pg.h"
 #include "libs/testing/pg_fixture.h"
 
 namespace tahe::pg {
@@ -22,9 +23,9 @@ const std::vector<Migration>& TestMigrations() {
 }
 
 std::unique_ptr<Pool> AppPool(const testing::TestDatabase& db, int size = 4) {
-  auto pool = Pool::Create({.conninfo = db.app_conninfo(), .size = size,
-                            .acquire_timeout = absl::Milliseconds(200)},
-                           nullptr);
+  auto pool = Pool::Create(
+      {.conninfo = db.app_conninfo(), .size = size, .acquire_timeout = absl::Milliseconds(200)},
+      nullptr);
   REQUIRE(pool.ok());
   return *std::move(pool);
 }
@@ -110,9 +111,10 @@ TEST_CASE("exceptions map to statuses and a failed body rolls back") {
     return absl::FailedPreconditionError("no");
   });
   REQUIRE(refused.code() == absl::StatusCode::kFailedPrecondition);
-  auto count = InTenantTransaction<int>(*pool, "lahti", {}, [](pqxx::work& tx) -> absl::StatusOr<int> {
-    return tx.exec("SELECT count(*) FROM notes")[0][0].as<int>();
-  });
+  auto count =
+      InTenantTransaction<int>(*pool, "lahti", {}, [](pqxx::work& tx) -> absl::StatusOr<int> {
+        return tx.exec("SELECT count(*) FROM notes")[0][0].as<int>();
+      });
   REQUIRE(count.value() == 1);
 }
 
@@ -148,8 +150,8 @@ TEST_CASE("an exhausted pool answers UNAVAILABLE after the acquire timeout") {
 }
 
 TEST_CASE("a bad connection string fails at pool creation") {
-  auto pool = Pool::Create({.conninfo = testing::TestServerConninfo() + " dbname=no_such_db_x"},
-                           nullptr);
+  auto pool =
+      Pool::Create({.conninfo = testing::TestServerConninfo() + " dbname=no_such_db_x"}, nullptr);
   REQUIRE(pool.status().code() == absl::StatusCode::kUnavailable);
 }
 

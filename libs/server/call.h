@@ -8,7 +8,8 @@
 // INVALID_ARGUMENT naming the metadata. Health and reflection are
 // separate services and stay open.
 //
-//   grpc::ServerUnaryReactor* GetEntry(grpc::CallbackServerContext* ctx, const GetEntryRequest* req,
+//   grpc::ServerUnaryReactor* GetEntry(grpc::CallbackServerContext* ctx, const GetEntryRequest*
+//   req,
 //                                      Entry* resp) override {
 //     return server::HandleUnary(ctx, *env_, "GetEntry", [=](const server::CallContext& call) {
 //       ASSIGN_OR_RETURN(*resp, repository_->GetEntry(call, req->sequence()));
@@ -53,7 +54,8 @@ class Authenticator {
   explicit Authenticator(std::string internal_token);
   // UNAUTHENTICATED without a valid credential; INVALID_ARGUMENT if the tenant is missing or not
   // a slug ([a-z0-9][a-z0-9-]{0,62}) when `require_tenant`.
-  absl::StatusOr<CallContext> Authenticate(const grpc::ServerContextBase& ctx, absl::string_view method,
+  absl::StatusOr<CallContext> Authenticate(const grpc::ServerContextBase& ctx,
+                                           absl::string_view method,
                                            bool require_tenant = true) const;
 
  private:

@@ -57,6 +57,12 @@ void Write(absl::string_view level, absl::string_view message, const Fields& fie
 
 }  // namespace
 
+std::string JsonQuote(absl::string_view text) {
+  std::string out;
+  AppendJsonString(&out, text);
+  return out;
+}
+
 void SetServiceName(absl::string_view service) {
   std::lock_guard<std::mutex> lock(ServiceMutex());
   ServiceName() = std::string(service);
@@ -64,7 +70,8 @@ void SetServiceName(absl::string_view service) {
 
 std::string FormatLine(absl::string_view level, absl::string_view message, const Fields& fields) {
   std::string line = "{\"ts\":";
-  AppendJsonString(&line, absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()));
+  AppendJsonString(&line,
+                   absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()));
   line.append(",\"level\":");
   AppendJsonString(&line, level);
   {

@@ -24,6 +24,9 @@ void Error(absl::string_view message, const Fields& fields = {});
 // The JSON line without writing it (for tests).
 std::string FormatLine(absl::string_view level, absl::string_view message, const Fields& fields);
 
+// `text` as a JSON string literal, quotes included ("a\"b").
+std::string JsonQuote(absl::string_view text);
+
 // Sets the "service" field added to every line.
 void SetServiceName(absl::string_view service);
 

@@ -1,8 +1,7 @@
-#include <catch2/catch.hpp>
-
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "libs/metrics/testdata/echo.grpc.pb.h"

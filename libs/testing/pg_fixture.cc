@@ -1,10 +1,9 @@
 #include "libs/testing/pg_fixture.h"
 
 #include <cstdlib>
+#include <pqxx/pqxx>
 #include <random>
 #include <stdexcept>
-
-#include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 
