@@ -42,6 +42,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(ServerOptions opti
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid?)"));
   }
+  for (const std::string& name : options.health_names) {
+    server->server_->GetHealthCheckService()->SetServingStatus(name, true);
+  }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   return server;
 }

@@ -32,6 +32,9 @@ struct ServerOptions {
   // "host:port"; port 0 picks a free port (see GrpcServer::port()).
   std::string listen = "127.0.0.1:0";
   std::vector<grpc::Service*> services;
+  // Full names of the services ("tahe.ledger.v1.LedgerService"), reported by the health service
+  // alongside the overall "" status.
+  std::vector<std::string> health_names;
   // May be null: no grpc_server_* metrics.
   prometheus::Registry* metrics = nullptr;
   // Largest accepted message (bulk imports stream many entries per message).

@@ -72,9 +72,12 @@ absl::Status Run() {
   tahe::server::WorkerPool workers(pool_size);
   tahe::ledger::LedgerService service(&repository, &committer, {&auth, &workers}, {});
 
-  ASSIGN_OR_RETURN(auto server, tahe::server::GrpcServer::Start({.listen = listen,
-                                                                 .services = {&service},
-                                                                 .metrics = &metrics->registry()}));
+  ASSIGN_OR_RETURN(auto server,
+                   tahe::server::GrpcServer::Start(
+                       {.listen = listen,
+                        .services = {&service},
+                        .health_names = {tahe::ledger::v1::LedgerService::service_full_name()},
+                        .metrics = &metrics->registry()}));
   tahe::log::Info(
       "ledger serving",
       {{"grpc", server->address()},

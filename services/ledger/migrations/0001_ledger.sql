@@ -3,9 +3,11 @@
 -- `tahe.tenant` setting. The service connects as a member of tahe_ledger_app, which owns nothing
 -- and may not UPDATE or DELETE journal rows: entries are immutable; corrections are reversals.
 
+-- Usually created by the deployment beforehand (the owner need not have CREATEROLE).
 DO $$ BEGIN
-  CREATE ROLE tahe_ledger_app NOLOGIN;
-EXCEPTION WHEN duplicate_object THEN NULL;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tahe_ledger_app') THEN
+    CREATE ROLE tahe_ledger_app NOLOGIN;
+  END IF;
 END $$;
 
 CREATE TABLE accounts (

@@ -1,0 +1,138 @@
+#include "tools/tahectl/args.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace tahe::tahectl {
+
+const std::vector<OptionSpec>& KnownOptions() {
+  static const auto* const kOptions = new std::vector<OptionSpec>{
+      // Global.
+      {"addr", true, false},
+      {"tenant", true, false},
+      {"internal-token-file", true, false},
+      {"timeout", true, false},
+      {"help", false, false},
+      // Per command.
+      {"service", true, false},
+      {"template", true, false},
+      {"request-id", true, false},
+      {"date", true, false},
+      {"description", true, false},
+      {"line", true, true},
+      {"source-system", true, false},
+      {"source-reference", true, false},
+      {"period", true, false},
+      {"as-of", true, false},
+      {"include-closed", false, false},
+      {"page-size", true, false},
+      {"tenants", true, false},
+      {"today", true, false},
+  };
+  return *kOptions;
+}
+
+const std::vector<absl::string_view>& GlobalOptions() {
+  static const auto* const kGlobal = new std::vector<absl::string_view>{
+      "addr", "tenant", "internal-token-file", "timeout", "help"};
+  return *kGlobal;
+}
+
+namespace {
+
+const OptionSpec* FindOption(absl::string_view name) {
+  for (const OptionSpec& spec : KnownOptions()) {
+    if (spec.name == name) {
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool Args::Has(absl::string_view name) const { return options_.find(name) != options_.end(); }
+
+std::optional<std::string> Args::Value(absl::string_view name) const {
+  auto it = options_.find(name);
+  if (it == options_.end() || it->second.empty()) {
+    return std::nullopt;
+  }
+  return it->second.back();
+}
+
+std::vector<std::string> Args::Values(absl::string_view name) const {
+  auto it = options_.find(name);
+  if (it == options_.end()) {
+    return {};
+  }
+  return it->second;
+}
+
+absl::Status Args::CheckOnly(absl::string_view command,
+                             const std::vector<absl::string_view>& allowed) const {
+  for (const auto& [name, values] : options_) {
+    const auto& global = GlobalOptions();
+    if (std::find(global.begin(), global.end(), name) != global.end() ||
+        std::find(allowed.begin(), allowed.end(), name) != allowed.end()) {
+      continue;
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " is not an option of '", command, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {
+  Args args;
+  bool options_ended = false;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    if (options_ended || arg.size() < 2 || arg[0] != '-') {
+      args.positional_.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      options_ended = true;
+      continue;
+    }
+    if (arg == "-h") {
+      args.options_["help"].push_back("");
+      continue;
+    }
+    if (arg[1] != '-') {
+      return absl::InvalidArgumentError(absl::StrCat("unknown option ", arg));
+    }
+    absl::string_view body = absl::string_view(arg).substr(2);
+    std::optional<std::string> inline_value;
+    if (size_t eq = body.find('='); eq != absl::string_view::npos) {
+      inline_value = std::string(body.substr(eq + 1));
+      body = body.substr(0, eq);
+    }
+    const OptionSpec* spec = FindOption(body);
+    if (spec == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown option --", body));
+    }
+    std::string value;
+    if (!spec->takes_value) {
+      if (inline_value.has_value()) {
+        return absl::InvalidArgumentError(absl::StrCat("--", body, " takes no value"));
+      }
+    } else if (inline_value.has_value()) {
+      value = *inline_value;
+    } else if (i + 1 < argv.size()) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("--", body, " needs a value"));
+    }
+    std::vector<std::string>& values = args.options_[std::string(body)];
+    if (!spec->repeatable && !values.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", body, " given more than once"));
+    }
+    values.push_back(std::move(value));
+  }
+  return args;
+}
+
+}  // namespace tahe::tahectl
