@@ -12,6 +12,7 @@
 #include "tools/tahectl/ledger_client.h"
 #include "tools/tahectl/ledger_commands.h"
 #include "tools/tahectl/parse.h"
+#include "tools/tahectl/reflection.h"
 #include "tools/tahectl/seed_demo.h"
 
 namespace tahe::tahectl {
@@ -38,6 +39,8 @@ Commands:
   health [--service NAME]
       grpc.health.v1.Health/Check; prints SERVING, NOT_SERVING, ...; exits 0 only when
       SERVING. Needs no tenant or token.
+  reflection
+      Lists the services the server exposes through gRPC server reflection, one a line.
   ledger accounts [--include-closed]
   ledger load-template [--template fi-municipal|fi-wellbeing-region] [--request-id ID]
   ledger open-period YYYY-MM [--request-id ID]
@@ -110,6 +113,19 @@ absl::Status Health(const Args& args, const EnvLookup& env, std::ostream& out) {
   if (status != ServingStatus::kServing) {
     return absl::UnavailableError(
         absl::StrCat(settings.address, " is ", ServingStatusName(status)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reflection(const Args& args, const EnvLookup& env, std::ostream& out) {
+  if (absl::Status s = args.CheckOnly("reflection", {}); !s.ok()) {
+    return UsageError(s);
+  }
+  RETURN_IF_ERROR(ExpectOperands(args, 1, "reflection"));
+  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, env, /*read_token=*/false));
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListServices(settings));
+  for (const std::string& name : names) {
+    out << name << "\n";
   }
   return absl::OkStatus();
 }
@@ -297,6 +313,8 @@ int RunTahectl(const std::vector<std::string>& argv, const EnvLookup& env, std::
   absl::Status status;
   if (command == "health") {
     status = Health(*args, env, out);
+  } else if (command == "reflection") {
+    status = Reflection(*args, env, out);
   } else if (command == "ledger") {
     status = Ledger(*args, env, out);
   } else if (command == "seed-demo") {
