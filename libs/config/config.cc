@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/log/log.h"
 #include "libs/status/status.h"
 
 namespace tahe::config {
@@ -121,55 +122,6 @@ absl::Status ValidateConninfo(absl::string_view setting, absl::string_view text)
     return InvalidField(setting, "must not be empty");
   }
   return absl::OkStatus();
-}
-
-// Appends `text` as the inside of a JSON string. Invalid UTF-8 becomes U+FFFD so that the line
-// stays valid JSON whatever bytes an error message carries.
-void AppendJsonEscaped(absl::string_view text, std::string* out) {
-  for (size_t i = 0; i < text.size();) {
-    auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x80) {
-      switch (byte) {
-        case '"':
-          out->append("\\\"");
-          break;
-        case '\\':
-          out->append("\\\\");
-          break;
-        case '\n':
-          out->append("\\n");
-          break;
-        case '\r':
-          out->append("\\r");
-          break;
-        case '\t':
-          out->append("\\t");
-          break;
-        default:
-          if (byte < 0x20 || byte == 0x7f) {
-            char escaped[8];
-            std::snprintf(escaped, sizeof(escaped), "\\u%04x", byte);
-            out->append(escaped);
-          } else {
-            out->push_back(static_cast<char>(byte));
-          }
-      }
-      ++i;
-      continue;
-    }
-    size_t length = byte >= 0xf0 && byte <= 0xf4 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc2 ? 2 : 0;
-    bool valid = length != 0 && i + length <= text.size();
-    for (size_t k = 1; valid && k < length; ++k) {
-      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
-    }
-    if (valid) {
-      out->append(text.data() + i, length);
-      i += length;
-    } else {
-      out->append("\\ufffd");
-      ++i;
-    }
-  }
 }
 
 }  // namespace
@@ -352,11 +304,10 @@ absl::StatusOr<std::string> ReadSecret(absl::string_view setting, absl::string_v
 }
 
 std::string BadConfigLogLine(const absl::Status& status) {
-  std::string line = R"({"level":"fatal","msg":"bad configuration","error":")";
-  AppendJsonEscaped(absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()),
-                    &line);
-  line.append("\"}");
-  return line;
+  return absl::StrCat(
+      R"({"level":"fatal","msg":"bad configuration","error":)",
+      log::JsonQuote(absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message())),
+      "}");
 }
 
 void DieOnBadConfig(const absl::Status& status) {

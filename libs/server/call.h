@@ -25,7 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "libs/server/log.h"
+#include "libs/log/log.h"
 #include "libs/server/worker_pool.h"
 
 namespace tahe::server {

@@ -6,8 +6,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "libs/log/log.h"
 #include "libs/metrics/grpc_metrics.h"
-#include "libs/server/log.h"
 
 namespace tahe::server {
 

@@ -7,7 +7,6 @@
 #include "libs/metrics/testdata/echo.grpc.pb.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
-#include "libs/server/log.h"
 
 namespace tahe::server {
 namespace {
@@ -123,15 +122,6 @@ TEST_CASE("tenant slugs") {
   REQUIRE_FALSE(IsValidTenantSlug("Lahti"));
   REQUIRE_FALSE(IsValidTenantSlug("a'b"));
   REQUIRE_FALSE(IsValidTenantSlug(std::string(64, 'a')));
-}
-
-TEST_CASE("log lines are one JSON object with escaped fields") {
-  std::string line = log::FormatLine("info", "hello \"x\"", {{"request_id", "r\n1"}});
-  REQUIRE(line.front() == '{');
-  REQUIRE(line.back() == '}');
-  REQUIRE(line.find(R"("msg":"hello \"x\"")") != std::string::npos);
-  REQUIRE(line.find(R"("request_id":"r\n1")") != std::string::npos);
-  REQUIRE(line.find('\n') == std::string::npos);
 }
 
 TEST_CASE("worker pool runs every task and drains on shutdown") {

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "libs/server/log.h"
+#include "libs/log/log.h"
 #include "libs/status/status.h"
 
 namespace tahe::ledger {

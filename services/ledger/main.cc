@@ -10,7 +10,7 @@
 #include "libs/pg/pg.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
-#include "libs/server/log.h"
+#include "libs/log/log.h"
 #include "services/ledger/group_commit.h"
 #include "services/ledger/ledger_migrations.h"
 #include "services/ledger/ledger_repository.h"

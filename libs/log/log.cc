@@ -1,4 +1,4 @@
-#include "libs/server/log.h"
+#include "libs/log/log.h"
 
 #include <cstdio>
 #include <mutex>
@@ -19,33 +19,58 @@ std::string& ServiceName() {
   return *name;
 }
 
-void AppendJsonString(std::string* out, absl::string_view text) {
-  out->push_back('"');
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppend(out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
+// Appends `text` as the inside of a JSON string. Invalid UTF-8 becomes U+FFFD so that the line
+// stays valid JSON whatever bytes an error message carries.
+void AppendJsonEscaped(absl::string_view text, std::string* out) {
+  for (size_t i = 0; i < text.size();) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {
+      switch (byte) {
+        case '"':
+          out->append("\\\"");
+          break;
+        case '\\':
+          out->append("\\\\");
+          break;
+        case '\n':
+          out->append("\\n");
+          break;
+        case '\r':
+          out->append("\\r");
+          break;
+        case '\t':
+          out->append("\\t");
+          break;
+        default:
+          if (byte < 0x20 || byte == 0x7f) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof(escaped), "\\u%04x", byte);
+            out->append(escaped);
+          } else {
+            out->push_back(static_cast<char>(byte));
+          }
+      }
+      ++i;
+      continue;
+    }
+    size_t length = byte >= 0xf0 && byte <= 0xf4 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc2 ? 2 : 0;
+    bool valid = length != 0 && i + length <= text.size();
+    for (size_t k = 1; valid && k < length; ++k) {
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    }
+    if (valid) {
+      out->append(text.data() + i, length);
+      i += length;
+    } else {
+      out->append("\\ufffd");
+      ++i;
     }
   }
+}
+
+void AppendJsonString(std::string* out, absl::string_view text) {
+  out->push_back('"');
+  AppendJsonEscaped(text, out);
   out->push_back('"');
 }
 
