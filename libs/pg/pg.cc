@@ -67,6 +67,9 @@ absl::Status StatusFromException(const std::exception& e) {
     if (absl::StartsWith(state, "23")) {
       return absl::FailedPreconditionError(message);
     }
+    if (state == "22003") {
+      return absl::OutOfRangeError(message);
+    }
     if (absl::StartsWith(state, "22")) {
       return absl::InvalidArgumentError(message);
     }

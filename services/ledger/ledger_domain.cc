@@ -89,6 +89,16 @@ bool IsValidRequestId(absl::string_view request_id) {
                      [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
+absl::Status CheckText(absl::string_view field, absl::string_view text) {
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\t' && c != '\n') || byte == 0x7f) {
+      return InvalidField(field, "contains a control character");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRequestId(absl::string_view field, absl::string_view request_id) {
   if (request_id.empty()) {
     return InvalidField(field, "required (an idempotency key chosen by the caller)");
@@ -127,6 +137,9 @@ absl::Status ValidateDraft(const v1::EntryDraft& draft, absl::string_view field)
   if (draft.description().size() > 500) {
     return InvalidField(absl::StrCat(field, ".description"), "longer than 500 characters");
   }
+  RETURN_IF_ERROR(CheckText(absl::StrCat(field, ".description"), draft.description()));
+  RETURN_IF_ERROR(CheckText(absl::StrCat(field, ".source.system"), draft.source().system()));
+  RETURN_IF_ERROR(CheckText(absl::StrCat(field, ".source.reference"), draft.source().reference()));
   if (draft.source().system().empty()) {
     return InvalidField(absl::StrCat(field, ".source.system"),
                         "required (the system that produced the entry, e.g. \"manual\")");
@@ -153,6 +166,12 @@ absl::Status ValidateDraft(const v1::EntryDraft& draft, absl::string_view field)
       return InvalidField(absl::StrCat(at, ".amount.amount_minor"),
                           "must not be zero (debit positive, credit negative)");
     }
+    if (line.amount().amount_minor() > kMaxAbsAmountMinor ||
+        line.amount().amount_minor() < -kMaxAbsAmountMinor) {
+      return InvalidField(
+          absl::StrCat(at, ".amount.amount_minor"),
+          absl::StrCat("beyond the largest line amount, ", kMaxAbsAmountMinor, " cents"));
+    }
     RETURN_IF_ERROR(
         NormalizeCurrency(absl::StrCat(at, ".amount.currency_code"), line.amount().currency_code())
             .status());
@@ -171,6 +190,7 @@ absl::Status ValidateDraft(const v1::EntryDraft& draft, absl::string_view field)
     if (line.text().size() > 200) {
       return InvalidField(absl::StrCat(at, ".text"), "longer than 200 characters");
     }
+    RETURN_IF_ERROR(CheckText(absl::StrCat(at, ".text"), line.text()));
   }
   ASSIGN_OR_RETURN(auto sums, SumByCurrency(draft));
   for (const auto& [currency, sum] : sums) {

@@ -24,6 +24,13 @@ namespace v1 = ::tahe::ledger::v1;
 
 inline constexpr int kMaxLinesPerEntry = 10000;
 inline constexpr int kHashBytes = 32;
+// The largest amount of one line, 1 000 000 000 000.00 €: far above any real posting, and low
+// enough that no entry (<= kMaxLinesPerEntry lines) and no account total can overflow int64.
+inline constexpr int64_t kMaxAbsAmountMinor = 100'000'000'000'000;
+
+// Free text must not carry control characters other than tab and newline (NUL would be cut by
+// libpq, the others break exports): INVALID_ARGUMENT naming `field`.
+absl::Status CheckText(absl::string_view field, absl::string_view text);
 
 // "YYYY-MM-DD" -> civil day; INVALID_ARGUMENT naming `field` otherwise.
 absl::StatusOr<absl::CivilDay> ParseDate(absl::string_view field, absl::string_view text);

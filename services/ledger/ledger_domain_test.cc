@@ -78,9 +78,28 @@ TEST_CASE("balance is checked per currency") {
   REQUIRE(ValidateDraft(d, "entry").ok());
 }
 
-TEST_CASE("overflowing sums are refused, not wrapped") {
+TEST_CASE("line amounts are bounded so no sum can overflow") {
   auto d = Draft({{"1910", INT64_MAX}, {"1920", 1}, {"3000", -1}});
-  REQUIRE(ValidateDraft(d, "entry").code() == absl::StatusCode::kOutOfRange);
+  absl::Status s = ValidateDraft(d, "entry");
+  REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
+  REQUIRE(std::string(s.message()).rfind("entry.lines[0].amount.amount_minor", 0) == 0);
+  REQUIRE_FALSE(ValidateDraft(Draft({{"1910", INT64_MIN}, {"3000", INT64_MIN}}), "entry").ok());
+  // The largest entry of the largest lines still sums exactly.
+  v1::EntryDraft big = Draft({});
+  for (int i = 0; i < kMaxLinesPerEntry; ++i) {
+    auto* line = big.add_lines();
+    line->set_account(i % 2 == 0 ? "1910" : "3000");
+    line->mutable_amount()->set_amount_minor(i % 2 == 0 ? kMaxAbsAmountMinor : -kMaxAbsAmountMinor);
+  }
+  REQUIRE(ValidateDraft(big, "entry").ok());
+  REQUIRE(SumByCurrency(big).value()[0].second == 0);
+}
+
+TEST_CASE("free text refuses control characters but keeps tabs and newlines") {
+  REQUIRE(CheckText("entry.description", "Line one\nline\ttwo").ok());
+  REQUIRE(CheckText("entry.description", std::string("a\0b", 3)).message() ==
+          "entry.description: contains a control character");
+  REQUIRE_FALSE(CheckText("x", "\x1b[31m").ok());
 }
 
 TEST_CASE("the hash chain covers every field and links to the previous hash") {

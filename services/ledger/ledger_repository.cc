@@ -28,6 +28,10 @@ pg::TxOptions Tx(const CallContext& call, bool read_only = false) {
 constexpr char kSelectAccount[] =
     "SELECT number, name, type, parent_group, closed FROM accounts"
     " WHERE tenant_id = $1 AND number = $2";
+// Locks the row: a concurrent post (which reads accounts FOR SHARE) waits, or is waited for.
+constexpr char kSelectAccountForUpdate[] =
+    "SELECT number, name, type, parent_group, closed FROM accounts"
+    " WHERE tenant_id = $1 AND number = $2 FOR UPDATE";
 
 constexpr char kSelectEntries[] =
     "SELECT e.sequence, e.request_id, e.entry_date::text, e.description, e.source_system,"
@@ -193,8 +197,10 @@ absl::StatusOr<Resp> Idempotent(pqxx::work& tx, const CallContext& call,
 }
 
 absl::StatusOr<v1::Account> LoadAccount(pqxx::work& tx, const std::string& tenant,
-                                        const std::string& number, absl::string_view field) {
-  pqxx::result r = tx.exec_params(kSelectAccount, tenant, number);
+                                        const std::string& number, absl::string_view field,
+                                        bool for_update = false) {
+  pqxx::result r =
+      tx.exec_params(for_update ? kSelectAccountForUpdate : kSelectAccount, tenant, number);
   if (r.empty()) {
     return absl::NotFoundError(absl::StrCat(field, ": account ", number, " does not exist"));
   }
@@ -208,6 +214,8 @@ absl::Status ValidateAccountFields(const v1::Account& a) {
   if (a.name().empty() || a.name().size() > 200) {
     return InvalidField("account.name", "required, at most 200 characters");
   }
+  RETURN_IF_ERROR(CheckText("account.name", a.name()));
+  RETURN_IF_ERROR(CheckText("account.parent_group", a.parent_group()));
   if (a.type() < v1::ACCOUNT_TYPE_ASSET || a.type() > v1::ACCOUNT_TYPE_EXPENSE) {
     return InvalidField("account.type", "one of ASSET, LIABILITY, EQUITY, INCOME, EXPENSE");
   }
@@ -299,17 +307,6 @@ LedgerMetrics::LedgerMetrics(prometheus::Registry* registry) {
   verify_failed = &verify.Add({{"result", "mismatch"}});
 }
 
-void LedgerMetrics::Posted(int64_t entries, int64_t lines, int64_t batch) {
-  if (entries_posted == nullptr) {
-    return;
-  }
-  entries_posted->Increment(static_cast<double>(entries));
-  lines_posted->Increment(static_cast<double>(lines));
-  if (batch > 0) {
-    batch_size->Observe(static_cast<double>(batch));
-  }
-}
-
 void LedgerMetrics::Verified(bool ok) {
   if (verify_ok == nullptr) {
     return;
@@ -363,6 +360,8 @@ absl::StatusOr<v1::Account> LedgerRepository::UpdateAccount(const CallContext& c
   if (!req.name().empty() && req.name().size() > 200) {
     return InvalidField("name", "at most 200 characters");
   }
+  RETURN_IF_ERROR(CheckText("name", req.name()));
+  RETURN_IF_ERROR(CheckText("parent_group", req.parent_group()));
   if (req.type() > v1::ACCOUNT_TYPE_EXPENSE || req.type() < 0) {
     return InvalidField("type", "unknown account type");
   }
@@ -371,7 +370,7 @@ absl::StatusOr<v1::Account> LedgerRepository::UpdateAccount(const CallContext& c
         return Idempotent<v1::Account>(
             tx, call, req.request_id(), "UpdateAccount", req, [&]() -> absl::StatusOr<v1::Account> {
               ASSIGN_OR_RETURN(v1::Account account,
-                               LoadAccount(tx, call.tenant, req.number(), "number"));
+                               LoadAccount(tx, call.tenant, req.number(), "number", true));
               if (req.type() != v1::ACCOUNT_TYPE_UNSPECIFIED && req.type() != account.type()) {
                 pqxx::result used = tx.exec_params(
                     "SELECT 1 FROM entry_lines WHERE tenant_id = $1 AND account = $2 LIMIT 1",
@@ -405,7 +404,7 @@ absl::StatusOr<v1::Account> LedgerRepository::CloseAccount(const CallContext& ca
         return Idempotent<v1::Account>(
             tx, call, req.request_id(), "CloseAccount", req, [&]() -> absl::StatusOr<v1::Account> {
               ASSIGN_OR_RETURN(v1::Account account,
-                               LoadAccount(tx, call.tenant, req.number(), "number"));
+                               LoadAccount(tx, call.tenant, req.number(), "number", true));
               tx.exec_params(
                   "UPDATE accounts SET closed = true WHERE tenant_id = $1 AND number = $2",
                   call.tenant, req.number());
@@ -457,6 +456,7 @@ absl::StatusOr<v1::Dimension> LedgerRepository::DefineDimension(
   if (!IsValidDimensionKey(d.key())) {
     return InvalidField("dimension.key", "[a-z][a-z0-9_]{0,31}, e.g. cost_centre");
   }
+  RETURN_IF_ERROR(CheckText("dimension.description", d.description()));
   std::set<std::string> seen;
   for (int i = 0; i < d.allowed_values_size(); ++i) {
     const std::string& v = d.allowed_values(i);
@@ -520,18 +520,21 @@ absl::StatusOr<v1::Period> LedgerRepository::OpenPeriod(const CallContext& call,
       *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::Period> {
         return Idempotent<v1::Period>(
             tx, call, req.request_id(), "OpenPeriod", req, [&]() -> absl::StatusOr<v1::Period> {
-              pqxx::result existing = tx.exec_params(kSelectPeriod, call.tenant, req.period());
-              if (!existing.empty()) {
-                v1::Period p = PeriodFromRow(existing[0]);
+              // Insert-or-nothing first: concurrent openers of a new period then queue on the
+              // row instead of racing to insert it.
+              pqxx::result inserted = tx.exec_params(
+                  "INSERT INTO periods (tenant_id, period, status) VALUES ($1, $2, 'open')"
+                  " ON CONFLICT DO NOTHING RETURNING period",
+                  call.tenant, req.period());
+              if (inserted.empty()) {
+                pqxx::result existing = tx.exec_params(kSelectPeriod, call.tenant, req.period());
+                v1::Period p = PeriodFromRow(existing.at(0));
                 if (p.status() == v1::PERIOD_STATUS_CLOSED) {
                   return absl::FailedPreconditionError(absl::StrCat(
                       "period: ", req.period(), " is closed; reopen it with a reason instead"));
                 }
                 return p;  // already open
               }
-              tx.exec_params(
-                  "INSERT INTO periods (tenant_id, period, status) VALUES ($1, $2, 'open')",
-                  call.tenant, req.period());
               tx.exec_params(
                   "INSERT INTO period_events (tenant_id, period, action, request_id, principal)"
                   " VALUES ($1, $2, 'open', $3, $4)",
@@ -581,6 +584,7 @@ absl::StatusOr<v1::Period> LedgerRepository::ReopenPeriod(const CallContext& cal
   if (req.reason().size() < 3 || req.reason().size() > 500) {
     return InvalidField("reason", "required (3-500 characters): why the period is reopened");
   }
+  RETURN_IF_ERROR(CheckText("reason", req.reason()));
   return pg::InTenantTransaction<
       v1::Period>(*pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::Period> {
     return Idempotent<v1::Period>(
@@ -720,7 +724,6 @@ std::vector<PostOutcome> LedgerRepository::PostInTransaction(
     std::vector<int64_t> replay_sequences;
     std::vector<size_t> replay_inputs;
     std::map<std::string, std::pair<std::string, size_t>> in_group;  // request id -> (fp, input)
-    int64_t lines_written = 0;
     for (size_t i : indices) {
       const PostInput& in = *inputs[i];
       PostOutcome& out = outcomes[i];
@@ -831,7 +834,6 @@ std::vector<PostOutcome> LedgerRepository::PostInTransaction(
         l_text.push_back(line.text());
         l_date.push_back(in.draft.entry_date());
       }
-      lines_written += in.draft.lines_size();
       // The response carries exactly what was stored; posted_at is filled in below.
       v1::Entry& entry = out.entry;
       entry.set_sequence(sequence);
@@ -873,9 +875,6 @@ std::vector<PostOutcome> LedgerRepository::PostInTransaction(
           outcomes[i].entry.set_posted_at(posted_at);
         }
       }
-      if (metrics_ != nullptr) {
-        metrics_->Posted(static_cast<int64_t>(e_seq.size()), lines_written, 0);
-      }
     }
     // 5. Replays return the stored entry.
     std::vector<int64_t> stored;
@@ -893,12 +892,31 @@ std::vector<PostOutcome> LedgerRepository::PostInTransaction(
       int64_t s = replay_sequences[k];
       outcomes[replay_inputs[k]].entry =
           s > 0 ? loaded[s] : outcomes[static_cast<size_t>(-(s + 1))].entry;
-      if (metrics_ != nullptr && metrics_->entries_replayed != nullptr) {
-        metrics_->entries_replayed->Increment();
-      }
     }
   }
   return outcomes;
+}
+
+void LedgerMetrics::Committed(const std::vector<PostOutcome>& outcomes) {
+  if (entries_posted == nullptr) {
+    return;
+  }
+  int64_t entries = 0, lines = 0, replayed = 0;
+  for (const PostOutcome& o : outcomes) {
+    if (!o.status.ok()) {
+      continue;
+    }
+    if (o.replayed) {
+      ++replayed;
+    } else {
+      ++entries;
+      lines += o.entry.lines_size();
+    }
+  }
+  entries_posted->Increment(static_cast<double>(entries));
+  lines_posted->Increment(static_cast<double>(lines));
+  entries_replayed->Increment(static_cast<double>(replayed));
+  batch_size->Observe(static_cast<double>(outcomes.size()));
 }
 
 std::vector<PostOutcome> LedgerRepository::PostGroup(const std::vector<const PostInput*>& inputs) {
@@ -908,8 +926,8 @@ std::vector<PostOutcome> LedgerRepository::PostGroup(const std::vector<const Pos
     return absl::OkStatus();
   });
   if (status.ok()) {
-    if (metrics_ != nullptr && metrics_->batch_size != nullptr) {
-      metrics_->batch_size->Observe(static_cast<double>(inputs.size()));
+    if (metrics_ != nullptr) {
+      metrics_->Committed(outcomes);
     }
     return outcomes;
   }
@@ -919,8 +937,9 @@ std::vector<PostOutcome> LedgerRepository::PostGroup(const std::vector<const Pos
     return outcomes;
   }
   // The group failed as a whole (a concurrent writer, a lost connection): isolate the inputs.
+  // Only the code: the message can quote values of other callers' entries.
   log::Warn("group commit failed; posting one by one",
-            {{"entries", absl::StrCat(inputs.size())}, {"error", std::string(status.message())}});
+            {{"entries", absl::StrCat(inputs.size())}, {"code", CodeName(status.code())}});
   outcomes.assign(inputs.size(), PostOutcome{});
   for (size_t i = 0; i < inputs.size(); ++i) {
     outcomes[i] = PostGroup({inputs[i]})[0];
@@ -952,8 +971,8 @@ absl::StatusOr<std::vector<PostOutcome>> LedgerRepository::PostAtomically(
     return outcomes;
   }
   RETURN_IF_ERROR(status);
-  if (metrics_ != nullptr && metrics_->batch_size != nullptr) {
-    metrics_->batch_size->Observe(static_cast<double>(inputs.size()));
+  if (metrics_ != nullptr) {
+    metrics_->Committed(outcomes);
   }
   return outcomes;
 }

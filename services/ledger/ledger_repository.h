@@ -41,7 +41,8 @@ struct PostOutcome {
 
 struct LedgerMetrics {
   explicit LedgerMetrics(prometheus::Registry* registry);
-  void Posted(int64_t entries, int64_t lines, int64_t batch_size);
+  // After a commit: counts the posted and replayed entries of one transaction.
+  void Committed(const std::vector<PostOutcome>& outcomes);
   void Verified(bool ok);
   prometheus::Counter* entries_posted = nullptr;
   prometheus::Counter* lines_posted = nullptr;

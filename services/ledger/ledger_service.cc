@@ -177,6 +177,7 @@ grpc::ServerUnaryReactor* LedgerService::ReverseEntry(grpc::CallbackServerContex
       if (req->description().size() > 500) {
         return InvalidField("description", "longer than 500 characters");
       }
+      RETURN_IF_ERROR(CheckText("description", req->description()));
       ASSIGN_OR_RETURN(v1::Entry original, repository_->GetEntry(call, req->sequence()));
       PostInput in;
       in.tenant = call.tenant;
