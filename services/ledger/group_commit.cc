@@ -8,21 +8,25 @@ namespace tahe::ledger {
 GroupCommitter::GroupCommitter(LedgerRepository* repository, Options options)
     : repository_(repository), options_(options) {
   for (int i = 0; i < options_.threads; ++i) {
-    threads_.emplace_back([this] { Run(); });
+    lanes_.push_back(std::make_unique<Lane>());
+  }
+  for (auto& lane : lanes_) {
+    threads_.emplace_back([this, lane = lane.get()] { Run(lane); });
   }
 }
 
 GroupCommitter::~GroupCommitter() { Stop(); }
 
 bool GroupCommitter::Submit(PostInput input, Done done) {
+  Lane* lane = lanes_[std::hash<std::string>()(input.tenant) % lanes_.size()].get();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {
       return false;
     }
-    queue_.push_back({std::move(input), std::move(done)});
+    lane->queue.push_back({std::move(input), std::move(done)});
   }
-  cv_.notify_one();
+  lane->cv.notify_one();
   return true;
 }
 
@@ -31,7 +35,9 @@ void GroupCommitter::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  for (auto& lane : lanes_) {
+    lane->cv.notify_all();
+  }
   for (auto& t : threads_) {
     if (t.joinable()) {
       t.join();
@@ -39,29 +45,28 @@ void GroupCommitter::Stop() {
   }
 }
 
-void GroupCommitter::Run() {
+void GroupCommitter::Run(Lane* lane) {
   for (;;) {
     std::vector<Pending> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) {
+      lane->cv.wait(lock, [&] { return stopping_ || !lane->queue.empty(); });
+      if (lane->queue.empty()) {
         return;  // stopping and drained
       }
-      // Take what is queued. A second post with a request id already in this batch waits for
-      // the next one, so it sees the first as a replay instead of racing it.
-      std::set<std::pair<std::string, std::string>> ids;
-      for (auto it = queue_.begin();
-           it != queue_.end() && static_cast<int>(batch.size()) < options_.max_batch;) {
-        if (ids.emplace(it->input.tenant, it->input.request_id).second) {
+      // Take what is queued for the first tenant in line. A second post with a request id
+      // already in this batch waits for the next one, so it sees the first as a replay instead
+      // of racing it.
+      const std::string tenant = lane->queue.front().input.tenant;
+      std::set<std::string> ids;
+      for (auto it = lane->queue.begin();
+           it != lane->queue.end() && static_cast<int>(batch.size()) < options_.max_batch;) {
+        if (it->input.tenant == tenant && ids.insert(it->input.request_id).second) {
           batch.push_back(std::move(*it));
-          it = queue_.erase(it);
+          it = lane->queue.erase(it);
         } else {
           ++it;
         }
-      }
-      if (!queue_.empty()) {
-        cv_.notify_one();  // another committer can start on the rest
       }
     }
     std::vector<const PostInput*> inputs;

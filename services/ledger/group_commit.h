@@ -1,10 +1,13 @@
 #pragma once
 
-// Group commit for journal posts. Concurrent PostEntry calls queue here; a few committer threads
-// each take everything queued (up to a batch limit) and post it in ONE database transaction, so
-// 64 concurrent clients pay for one commit (one WAL flush), not 64. Each caller still gets its
-// own result: validation errors, idempotent replays and conflicts are decided per entry
-// (LedgerRepository::PostGroup).
+// Group commit for journal posts. Concurrent PostEntry calls queue here; committer threads each
+// take everything queued (up to a batch limit) and post it in ONE database transaction, so 64
+// concurrent clients pay for one commit (one WAL flush), not 64. Each tenant belongs to one
+// committer (by hash), and a group holds one tenant only: posts of a tenant are serialised by its
+// chain head anyway, so a second committer on the same tenant would only split the groups and
+// queue on the lock, and mixing tenants would make one group wait for every tenant's lock. Each
+// caller still gets its own result: validation errors, idempotent replays and conflicts are decided
+// per entry (LedgerRepository::PostGroup).
 //
 //   GroupCommitter committer(&repository, {.threads = 2, .max_batch = 256});
 //   committer.Submit(std::move(input), [reactor](PostOutcome outcome) { ... finish the call ... });
@@ -12,6 +15,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -41,14 +45,17 @@ class GroupCommitter {
     PostInput input;
     Done done;
   };
-  void Run();
+  struct Lane {
+    std::condition_variable cv;
+    std::deque<Pending> queue;  // guarded by mu_
+  };
+  void Run(Lane* lane);
 
   LedgerRepository* const repository_;
   const Options options_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;  // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  bool stopping_ = false;  // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

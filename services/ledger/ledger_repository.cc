@@ -55,24 +55,76 @@ constexpr char kLockChainHead[] =
     "SELECT last_sequence, encode(last_hash, 'hex') FROM chain_heads WHERE tenant_id = $1"
     " FOR UPDATE";
 
-constexpr char kInsertEntries[] =
-    "INSERT INTO entries (tenant_id, sequence, request_id, request_hash, entry_date, description,"
-    " source_system, source_reference, reverses_sequence, posted_at, previous_hash, hash)"
-    " SELECT $1, u.seq, u.rid, decode(u.rhash, 'hex'), u.d, u.descr, u.sys, u.ref,"
-    "        NULLIF(u.rev, 0), now(), decode(u.prev, 'hex'), decode(u.hash, 'hex')"
-    " FROM unnest($2::bigint[], $3::text[], $4::text[], $5::date[], $6::text[], $7::text[],"
-    "             $8::text[], $9::bigint[], $10::text[], $11::text[])"
-    "   AS u(seq, rid, rhash, d, descr, sys, ref, rev, prev, hash)";
+// What a group of posts refers to, as text records (fields split by US, records by RS; no
+// field can contain either: request ids are printable ASCII, account numbers digits, dimension
+// values free of control characters).
+constexpr char kLookupForPosting[] =
+    "SELECT"
+    " coalesce((SELECT string_agg(request_id || chr(31) || encode(request_hash, 'hex') || chr(31)"
+    "   || sequence, chr(30)) FROM entries WHERE tenant_id = $1 AND request_id = ANY($2::text[])),"
+    "   ''),"
+    " coalesce((SELECT string_agg(number || chr(31) || closed::text, chr(30)) FROM accounts"
+    "   WHERE tenant_id = $1 AND number = ANY($3::text[])), ''),"
+    " coalesce((SELECT string_agg(period || chr(31) || status, chr(30)) FROM periods"
+    "   WHERE tenant_id = $1 AND period = ANY($4::text[])), ''),"
+    " coalesce((SELECT string_agg(key || chr(31) || array_to_string(allowed_values, chr(29)),"
+    "   chr(30)) FROM dimensions WHERE tenant_id = $1), ''),"
+    " coalesce((SELECT string_agg(reverses_sequence || chr(31) || sequence, chr(30)) FROM entries"
+    "   WHERE tenant_id = $1 AND reverses_sequence = ANY($5::bigint[])), ''),"
+    " coalesce((SELECT string_agg(sequence::text, chr(30)) FROM entries"
+    "   WHERE tenant_id = $1 AND sequence = ANY($5::bigint[])), '')";
 
-constexpr char kInsertLines[] =
-    "INSERT INTO entry_lines (tenant_id, sequence, line_no, account, amount_minor, currency,"
-    " dimensions, text, entry_date)"
-    " SELECT $1, u.seq, u.line_no, u.account, u.amount, u.currency, u.dims::jsonb, u.txt, u.d"
-    " FROM unnest($2::bigint[], $3::int[], $4::text[], $5::bigint[], $6::text[], $7::text[],"
-    "             $8::text[], $9::date[]) AS u(seq, line_no, account, amount, currency, dims, txt, "
-    "d)";
+// Entries, their lines and the new chain head in one statement (data-modifying CTEs always run).
+constexpr char kWriteGroup[] =
+    "WITH new_entries AS ("
+    "  INSERT INTO entries (tenant_id, sequence, request_id, request_hash, entry_date,"
+    "    description, source_system, source_reference, reverses_sequence, posted_at,"
+    "    previous_hash, hash)"
+    "  SELECT $1, u.seq, u.rid, decode(u.rhash, 'hex'), u.d, u.descr, u.sys, u.ref,"
+    "         NULLIF(u.rev, 0), now(), decode(u.prev, 'hex'), decode(u.hash, 'hex')"
+    "  FROM unnest($2::bigint[], $3::text[], $4::text[], $5::date[], $6::text[], $7::text[],"
+    "              $8::text[], $9::bigint[], $10::text[], $11::text[])"
+    "    AS u(seq, rid, rhash, d, descr, sys, ref, rev, prev, hash)),"
+    " new_lines AS ("
+    "  INSERT INTO entry_lines (tenant_id, sequence, line_no, account, amount_minor, currency,"
+    "    dimensions, text, entry_date)"
+    "  SELECT $1, u.seq, u.line_no, u.account, u.amount, u.currency, u.dims::jsonb, u.txt, u.d"
+    "  FROM unnest($12::bigint[], $13::int[], $14::text[], $15::bigint[], $16::text[],"
+    "              $17::text[], $18::text[], $19::date[])"
+    "    AS u(seq, line_no, account, amount, currency, dims, txt, d))"
+    " UPDATE chain_heads SET last_sequence = $20, last_hash = decode($21, 'hex')"
+    " WHERE tenant_id = $1"
+    " RETURNING to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+// Splits kLookupForPosting's text records.
+std::vector<std::vector<std::string>> Records(const std::string& text) {
+  std::vector<std::vector<std::string>> records;
+  if (text.empty()) {
+    return records;
+  }
+  for (absl::string_view record : absl::StrSplit(text, '\x1e')) {
+    records.push_back(absl::StrSplit(record, '\x1f'));
+  }
+  return records;
+}
+
+// Locks the tenant's chain head (creating it at the genesis hash if needed) until commit.
+// Returns the last sequence and hash.
+std::pair<int64_t, std::string> LockChainHead(pqxx::work& tx, const std::string& tenant);
 
 std::string Unhex(const std::string& hex) { return absl::HexStringToBytes(hex); }
+
+std::pair<int64_t, std::string> LockChainHead(pqxx::work& tx, const std::string& tenant) {
+  pqxx::result head = tx.exec_params(kLockChainHead, tenant);
+  if (head.empty()) {
+    tx.exec_params(
+        "INSERT INTO chain_heads (tenant_id, last_sequence, last_hash)"
+        " VALUES ($1, 0, decode($2, 'hex')) ON CONFLICT DO NOTHING",
+        tenant, HexEncode(GenesisHash()));
+    head = tx.exec_params(kLockChainHead, tenant);
+  }
+  return {head[0][0].as<int64_t>(), Unhex(head[0][1].as<std::string>())};
+}
 
 v1::Account AccountFromRow(const pqxx::row& row) {
   v1::Account a;
@@ -369,6 +421,7 @@ absl::StatusOr<v1::Account> LedgerRepository::UpdateAccount(const CallContext& c
       *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::Account> {
         return Idempotent<v1::Account>(
             tx, call, req.request_id(), "UpdateAccount", req, [&]() -> absl::StatusOr<v1::Account> {
+              LockChainHead(tx, call.tenant);  // serialise with posting
               ASSIGN_OR_RETURN(v1::Account account,
                                LoadAccount(tx, call.tenant, req.number(), "number", true));
               if (req.type() != v1::ACCOUNT_TYPE_UNSPECIFIED && req.type() != account.type()) {
@@ -403,6 +456,7 @@ absl::StatusOr<v1::Account> LedgerRepository::CloseAccount(const CallContext& ca
       *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::Account> {
         return Idempotent<v1::Account>(
             tx, call, req.request_id(), "CloseAccount", req, [&]() -> absl::StatusOr<v1::Account> {
+              LockChainHead(tx, call.tenant);  // serialise with posting
               ASSIGN_OR_RETURN(v1::Account account,
                                LoadAccount(tx, call.tenant, req.number(), "number", true));
               tx.exec_params(
@@ -476,6 +530,7 @@ absl::StatusOr<v1::Dimension> LedgerRepository::DefineDimension(
         return Idempotent<v1::Dimension>(
             tx, call, req.request_id(), "DefineDimension", req,
             [&]() -> absl::StatusOr<v1::Dimension> {
+              LockChainHead(tx, call.tenant);  // serialise with posting
               tx.exec_params(
                   "INSERT INTO dimensions (tenant_id, key, description, allowed_values)"
                   " VALUES ($1, $2, $3, $4::text[]) ON CONFLICT (tenant_id, key) DO UPDATE"
@@ -554,6 +609,7 @@ absl::StatusOr<v1::Period> LedgerRepository::ClosePeriod(const CallContext& call
       *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::Period> {
         return Idempotent<v1::Period>(
             tx, call, req.request_id(), "ClosePeriod", req, [&]() -> absl::StatusOr<v1::Period> {
+              LockChainHead(tx, call.tenant);  // serialise with posting
               pqxx::result existing = tx.exec_params(kSelectPeriod, call.tenant, req.period());
               if (existing.empty()) {
                 return absl::NotFoundError(
@@ -641,20 +697,12 @@ std::vector<PostOutcome> LedgerRepository::PostInTransaction(
   for (const auto& [tenant, indices] : by_tenant) {
     tx.exec_params("SELECT set_config('tahe.tenant', $1, true)", tenant);
 
-    // 1. The chain head: locked until commit, so this tenant's sequences are gapless and
-    //    committed in order.
-    pqxx::result head = tx.exec_params(kLockChainHead, tenant);
-    if (head.empty()) {
-      tx.exec_params(
-          "INSERT INTO chain_heads (tenant_id, last_sequence, last_hash)"
-          " VALUES ($1, 0, decode($2, 'hex')) ON CONFLICT DO NOTHING",
-          tenant, HexEncode(GenesisHash()));
-      head = tx.exec_params(kLockChainHead, tenant);
-    }
-    int64_t sequence = head[0][0].as<int64_t>();
-    std::string previous_hash = Unhex(head[0][1].as<std::string>());
+    // 1. The chain head: locked until commit, so this tenant's sequences are gapless and commits
+    //    arrive in sequence order. Closing a period or an account, and redefining a dimension,
+    //    take the same lock, so what step 2 reads cannot change before this commit.
+    auto [sequence, previous_hash] = LockChainHead(tx, tenant);
 
-    // 2. What the inputs refer to, fetched once for the group.
+    // 2. Everything the inputs refer to, in one round trip.
     std::set<std::string> request_ids, accounts, periods;
     std::vector<int64_t> reversed;
     for (size_t i : indices) {
@@ -667,54 +715,38 @@ std::vector<PostOutcome> LedgerRepository::PostInTransaction(
         reversed.push_back(inputs[i]->reverses_sequence);
       }
     }
+    pqxx::row found = tx.exec_params1(
+        kLookupForPosting, tenant, pg::TextArray({request_ids.begin(), request_ids.end()}),
+        pg::TextArray({accounts.begin(), accounts.end()}),
+        pg::TextArray({periods.begin(), periods.end()}), pg::Int64Array(reversed));
     std::map<std::string, std::pair<std::string, int64_t>> prior;  // request id -> (hash, seq)
-    for (const auto& row :
-         tx.exec_params("SELECT request_id, encode(request_hash, 'hex'), sequence FROM entries"
-                        " WHERE tenant_id = $1 AND request_id = ANY($2::text[])",
-                        tenant, pg::TextArray({request_ids.begin(), request_ids.end()}))) {
-      prior[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<int64_t>()};
+    for (const auto& f : Records(found[0].as<std::string>())) {
+      prior[f.at(0)] = {f.at(1), std::stoll(f.at(2))};
     }
     std::map<std::string, bool> account_closed;
-    for (const auto& row :
-         tx.exec_params("SELECT number, closed FROM accounts WHERE tenant_id = $1"
-                        " AND number = ANY($2::text[]) FOR SHARE",
-                        tenant, pg::TextArray({accounts.begin(), accounts.end()}))) {
-      account_closed[row[0].as<std::string>()] = row[1].as<bool>();
+    for (const auto& f : Records(found[1].as<std::string>())) {
+      account_closed[f.at(0)] = f.at(1) == "true";
     }
     std::map<std::string, std::string> period_status;
-    for (const auto& row :
-         tx.exec_params("SELECT period, status FROM periods WHERE tenant_id = $1"
-                        " AND period = ANY($2::text[]) FOR SHARE",
-                        tenant, pg::TextArray({periods.begin(), periods.end()}))) {
-      period_status[row[0].as<std::string>()] = row[1].as<std::string>();
+    for (const auto& f : Records(found[2].as<std::string>())) {
+      period_status[f.at(0)] = f.at(1);
     }
     std::map<std::string, std::set<std::string>> dimension_values;  // empty set = any value
-    for (const auto& row :
-         tx.exec_params("SELECT key, coalesce(array_to_string(allowed_values, chr(30)), '')"
-                        " FROM dimensions WHERE tenant_id = $1",
-                        tenant)) {
-      std::set<std::string>& allowed = dimension_values[row[0].as<std::string>()];
-      std::string values = row[1].as<std::string>();
-      if (!values.empty()) {
-        for (absl::string_view v : absl::StrSplit(values, '\x1e')) {
+    for (const auto& f : Records(found[3].as<std::string>())) {
+      std::set<std::string>& allowed = dimension_values[f.at(0)];
+      if (f.size() > 1 && !f[1].empty()) {
+        for (absl::string_view v : absl::StrSplit(f[1], '\x1d')) {
           allowed.insert(std::string(v));
         }
       }
     }
     std::map<int64_t, int64_t> reversed_by;  // original -> reversal
+    for (const auto& f : Records(found[4].as<std::string>())) {
+      reversed_by[std::stoll(f.at(0))] = std::stoll(f.at(1));
+    }
     std::set<int64_t> existing_originals;
-    if (!reversed.empty()) {
-      for (const auto& row :
-           tx.exec_params("SELECT reverses_sequence, sequence FROM entries WHERE tenant_id = $1"
-                          " AND reverses_sequence = ANY($2::bigint[])",
-                          tenant, pg::Int64Array(reversed))) {
-        reversed_by[row[0].as<int64_t>()] = row[1].as<int64_t>();
-      }
-      for (const auto& row : tx.exec_params(
-               "SELECT sequence FROM entries WHERE tenant_id = $1 AND sequence = ANY($2::bigint[])",
-               tenant, pg::Int64Array(reversed))) {
-        existing_originals.insert(row[0].as<int64_t>());
-      }
+    for (const auto& f : Records(found[5].as<std::string>())) {
+      existing_originals.insert(std::stoll(f.at(0)));
     }
 
     // 3. Decide each input; valid ones get the next sequence and hash.
@@ -853,23 +885,17 @@ std::vector<PostOutcome> LedgerRepository::PostInTransaction(
       previous_hash = hash;
     }
 
-    // 4. Write the valid entries of the group in two statements, and move the chain head.
+    // 4. Write the group's entries and lines and move the chain head: one statement.
     if (!e_seq.empty()) {
-      tx.exec_params(kInsertEntries, tenant, pg::Int64Array(e_seq), pg::TextArray(e_rid),
-                     pg::TextArray(e_rhash), pg::TextArray(e_date), pg::TextArray(e_desc),
-                     pg::TextArray(e_sys), pg::TextArray(e_ref), pg::Int64Array(e_rev),
-                     pg::TextArray(e_prev), pg::TextArray(e_hash));
-      tx.exec_params(kInsertLines, tenant, pg::Int64Array(l_seq), pg::Int64Array(l_no),
-                     pg::TextArray(l_account), pg::Int64Array(l_amount), pg::TextArray(l_currency),
-                     pg::TextArray(l_dims), pg::TextArray(l_text), pg::TextArray(l_date));
-      tx.exec_params(
-          "UPDATE chain_heads SET last_sequence = $2, last_hash = decode($3, 'hex')"
-          " WHERE tenant_id = $1",
-          tenant, sequence, HexEncode(previous_hash));
       std::string posted_at =
-          tx.exec("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
-              [0][0]
-                  .as<std::string>();
+          tx.exec_params1(kWriteGroup, tenant, pg::Int64Array(e_seq), pg::TextArray(e_rid),
+                          pg::TextArray(e_rhash), pg::TextArray(e_date), pg::TextArray(e_desc),
+                          pg::TextArray(e_sys), pg::TextArray(e_ref), pg::Int64Array(e_rev),
+                          pg::TextArray(e_prev), pg::TextArray(e_hash), pg::Int64Array(l_seq),
+                          pg::Int64Array(l_no), pg::TextArray(l_account), pg::Int64Array(l_amount),
+                          pg::TextArray(l_currency), pg::TextArray(l_dims), pg::TextArray(l_text),
+                          pg::TextArray(l_date), sequence, HexEncode(previous_hash))[0]
+              .as<std::string>();
       for (size_t i : indices) {
         if (outcomes[i].status.ok() && !outcomes[i].replayed) {
           outcomes[i].entry.set_posted_at(posted_at);

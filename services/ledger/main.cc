@@ -24,7 +24,7 @@ ABSL_FLAG(std::string, db_migrate_url, "",
 ABSL_FLAG(int, db_pool_size, 16, "Database connections (and worker threads)");
 ABSL_FLAG(std::string, internal_token, "", "Internal credential trusted callers present");
 ABSL_FLAG(std::string, internal_token_file, "", "File holding the internal credential");
-ABSL_FLAG(int, commit_threads, 2, "Group-commit threads");
+ABSL_FLAG(int, commit_threads, 4, "Group-commit threads (each serves a share of the tenants)");
 ABSL_FLAG(int, commit_max_batch, 256, "Most entries committed in one group transaction");
 ABSL_FLAG(int, shutdown_grace_seconds, 20, "How long in-flight calls may finish on SIGTERM");
 

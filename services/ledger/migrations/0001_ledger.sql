@@ -89,8 +89,10 @@ CREATE TABLE entry_lines (
   dimensions   jsonb NOT NULL DEFAULT '{}',
   text         text NOT NULL DEFAULT '',
   entry_date   date NOT NULL,  -- the entry's, repeated for balance queries
-  PRIMARY KEY (tenant_id, sequence, line_no),
-  FOREIGN KEY (tenant_id, sequence) REFERENCES entries (tenant_id, sequence)
+  PRIMARY KEY (tenant_id, sequence, line_no)
+  -- No foreign key to entries: lines are written with their entry in one statement by the ledger
+  -- alone and never change, VerifyChain covers them, and the per-line key check would cost more
+  -- than the insert (and picks bad cached plans while the tables are young).
 );
 CREATE INDEX entry_lines_account ON entry_lines (tenant_id, account, entry_date);
 
