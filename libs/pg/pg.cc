@@ -285,9 +285,8 @@ absl::Status RunInTransaction(Pool& pool, absl::string_view tenant, const TxOpti
       tx.abort();
     } catch (const std::exception& e) {
       status = StatusFromException(e);
-      if (status.code() == absl::StatusCode::kUnavailable ||
-          status.code() == absl::StatusCode::kInternal) {
-        lease.Discard();
+      if (status.code() == absl::StatusCode::kUnavailable) {
+        lease.Discard();  // broken or in an unknown state
       }
     }
     if (!IsRetryable(status)) {

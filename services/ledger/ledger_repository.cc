@@ -19,6 +19,8 @@ namespace tahe::ledger {
 
 namespace {
 
+constexpr absl::Duration kGroupCommitTimeout = absl::Seconds(30);
+
 pg::TxOptions Tx(const CallContext& call, bool read_only = false) {
   return {.deadline = call.deadline, .read_only = read_only};
 }
@@ -34,7 +36,8 @@ constexpr char kSelectAccountForUpdate[] =
     " WHERE tenant_id = $1 AND number = $2 FOR UPDATE";
 
 constexpr char kSelectEntries[] =
-    "SELECT e.sequence, e.request_id, e.entry_date::text, e.description, e.source_system,"
+    "SELECT e.sequence, e.request_id, to_char(e.entry_date, 'YYYY-MM-DD'), e.description, "
+    "e.source_system,"
     " e.source_reference, coalesce(e.reverses_sequence, 0),"
     " to_char(e.posted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
     " encode(e.hash, 'hex'), encode(e.previous_hash, 'hex'), coalesce(r.sequence, 0)"
@@ -947,22 +950,31 @@ void LedgerMetrics::Committed(const std::vector<PostOutcome>& outcomes) {
 
 std::vector<PostOutcome> LedgerRepository::PostGroup(const std::vector<const PostInput*>& inputs) {
   std::vector<PostOutcome> outcomes;
-  absl::Status status = pg::RunInTransaction(*pool_, "", {}, [&](pqxx::work& tx) {
-    outcomes = PostInTransaction(tx, inputs);
-    return absl::OkStatus();
-  });
+  // Bounded: a stuck lock or a hung database must not hold the committer (and shutdown) forever.
+  absl::Status status = pg::RunInTransaction(
+      *pool_, "", {.deadline = absl::Now() + kGroupCommitTimeout}, [&](pqxx::work& tx) {
+        outcomes = PostInTransaction(tx, inputs);
+        return absl::OkStatus();
+      });
   if (status.ok()) {
     if (metrics_ != nullptr) {
       metrics_->Committed(outcomes);
     }
     return outcomes;
   }
-  if (inputs.size() == 1) {
-    outcomes.assign(1, PostOutcome{});
-    outcomes[0].status = status;
+  // Errors of the database as a whole (down, pool exhausted, too slow) are every input's answer:
+  // retrying the inputs one by one would only wait that much longer for each. Other errors could
+  // come from one input (a constraint it alone violates): isolate the inputs.
+  const bool whole_group = status.code() == absl::StatusCode::kUnavailable ||
+                           status.code() == absl::StatusCode::kDeadlineExceeded ||
+                           status.code() == absl::StatusCode::kResourceExhausted;
+  if (inputs.size() == 1 || whole_group) {
+    outcomes.assign(inputs.size(), PostOutcome{});
+    for (PostOutcome& o : outcomes) {
+      o.status = status;
+    }
     return outcomes;
   }
-  // The group failed as a whole (a concurrent writer, a lost connection): isolate the inputs.
   // Only the code: the message can quote values of other callers' entries.
   log::Warn("group commit failed; posting one by one",
             {{"entries", absl::StrCat(inputs.size())}, {"code", CodeName(status.code())}});
@@ -1169,50 +1181,9 @@ absl::StatusOr<v1::GetTrialBalanceResponse> LedgerRepository::GetTrialBalance(
 }
 
 absl::StatusOr<v1::VerifyChainResponse> LedgerRepository::VerifyChain(const CallContext& call) {
-  // One REPEATABLE READ snapshot would be ideal for very long chains; a read-only transaction per
-  // chunk is enough because entries are immutable and appended in sequence order.
-  v1::VerifyChainResponse resp;
-  resp.set_ok(true);
-  std::string expected_previous = GenesisHash();
-  int64_t last = 0;
-  constexpr int kChunk = 2000;
-  for (;;) {
-    ASSIGN_OR_RETURN(std::vector<v1::Entry> chunk, EntriesAfter(call, last, kChunk));
-    for (const v1::Entry& e : chunk) {
-      resp.set_entries_checked(resp.entries_checked() + 1);
-      std::string problem;
-      if (e.sequence() != last + 1) {
-        problem = absl::StrCat("sequence gap: expected ", last + 1, ", found ", e.sequence());
-      } else if (Unhex(e.previous_hash()) != expected_previous) {
-        problem = "previous_hash does not match the preceding entry's hash";
-      } else {
-        std::string computed =
-            ChainHash(expected_previous, CanonicalEntry(call.tenant, e.sequence(), e.request_id(),
-                                                        DraftOf(e), e.reverses_sequence()));
-        if (computed != Unhex(e.hash())) {
-          problem = "content does not match its hash (the entry was altered)";
-        }
-      }
-      if (!problem.empty()) {
-        resp.set_ok(false);
-        resp.set_first_bad_sequence(e.sequence());
-        resp.set_problem(problem);
-        if (metrics_ != nullptr) {
-          metrics_->Verified(false);
-        }
-        log::Error(
-            "hash chain verification failed",
-            call.LogFields({{"sequence", absl::StrCat(e.sequence())}, {"problem", problem}}));
-        return resp;
-      }
-      expected_previous = Unhex(e.hash());
-      last = e.sequence();
-    }
-    if (static_cast<int>(chunk.size()) < kChunk) {
-      break;
-    }
-  }
-  // The head must agree with the last entry (a deleted tail would show here).
+  // The head first: the chain is checked up to it, so entries committed while the check runs
+  // are not mistaken for a mismatch. Entries are immutable and appended in sequence order, so a
+  // read-only transaction per chunk sees a consistent prefix.
   ASSIGN_OR_RETURN(auto head,
                    (pg::InTenantTransaction<std::pair<int64_t, std::string>>(
                        *pool_, call.tenant, Tx(call, true),
@@ -1226,11 +1197,49 @@ absl::StatusOr<v1::VerifyChainResponse> LedgerRepository::VerifyChain(const Call
                          }
                          return std::make_pair(r[0][0].as<int64_t>(), r[0][1].as<std::string>());
                        })));
-  if (head.first != last || Unhex(head.second) != expected_previous) {
+  v1::VerifyChainResponse resp;
+  resp.set_ok(true);
+  std::string expected_previous = GenesisHash();
+  int64_t last = 0;
+  constexpr int kChunk = 2000;
+  auto fail = [&](int64_t sequence, const std::string& problem) {
     resp.set_ok(false);
-    resp.set_first_bad_sequence(last + 1);
-    resp.set_problem(
-        absl::StrCat("chain head says ", head.first, " entries but the journal ends at ", last));
+    resp.set_first_bad_sequence(sequence);
+    resp.set_problem(problem);
+    log::Error("hash chain verification failed",
+               call.LogFields({{"sequence", absl::StrCat(sequence)}, {"problem", problem}}));
+  };
+  while (resp.ok() && last < head.first) {
+    ASSIGN_OR_RETURN(
+        std::vector<v1::Entry> chunk,
+        EntriesAfter(call, last, static_cast<int>(std::min<int64_t>(kChunk, head.first - last))));
+    if (chunk.empty()) {
+      fail(last + 1, absl::StrCat("the chain head says ", head.first,
+                                  " entries but the journal ends at ", last));
+      break;
+    }
+    for (const v1::Entry& e : chunk) {
+      resp.set_entries_checked(resp.entries_checked() + 1);
+      std::string problem;
+      if (e.sequence() != last + 1) {
+        problem = absl::StrCat("sequence gap: expected ", last + 1, ", found ", e.sequence());
+      } else if (Unhex(e.previous_hash()) != expected_previous) {
+        problem = "previous_hash does not match the preceding entry's hash";
+      } else if (ChainHash(expected_previous,
+                           CanonicalEntry(call.tenant, e.sequence(), e.request_id(), DraftOf(e),
+                                          e.reverses_sequence())) != Unhex(e.hash())) {
+        problem = "content does not match its hash (the entry was altered)";
+      }
+      if (!problem.empty()) {
+        fail(e.sequence(), problem);
+        break;
+      }
+      expected_previous = Unhex(e.hash());
+      last = e.sequence();
+    }
+  }
+  if (resp.ok() && Unhex(head.second) != expected_previous) {
+    fail(last, "the chain head's hash does not match the last entry");
   }
   resp.set_head_hash(HexEncode(expected_previous));
   if (metrics_ != nullptr) {

@@ -364,8 +364,11 @@ class LedgerService::WatchReactor final : public grpc::ServerWriteReactor<v1::En
   }
 
   void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
     cancelled_ = true;
-    alarm_.Cancel();
+    if (alarm_ != nullptr) {
+      alarm_->Cancel();  // its callback runs Fetch(), which sees cancelled_ and finishes
+    }
   }
 
   void OnDone() override { delete this; }
@@ -383,15 +386,26 @@ class LedgerService::WatchReactor final : public grpc::ServerWriteReactor<v1::En
     bool queued = service_->env_.workers->Submit([this] {
       CallContext call = call_;
       call.deadline = absl::Now() + absl::Seconds(30);
-      absl::StatusOr<std::vector<v1::Entry>> entries =
-          service_->repository_->EntriesAfter(call, after_, service_->options_.watch_batch);
-      if (!entries.ok()) {
-        Finish(server::ToWireStatus(call_, entries.status()));
+      absl::StatusOr<std::vector<v1::Entry>> entries;
+      absl::Status status = server::GuardedRun(call, [&] {
+        entries = service_->repository_->EntriesAfter(call, after_, service_->options_.watch_batch);
+        return entries.status();
+      });
+      if (!status.ok()) {
+        Finish(server::ToWireStatus(call_, status));
         return;
       }
       if (entries->empty()) {
-        alarm_.Set(absl::ToChronoTime(absl::Now() + service_->options_.watch_poll_interval),
-                   [this](bool) { Fetch(); });
+        std::unique_lock<std::mutex> lock(mu_);
+        if (cancelled_) {
+          lock.unlock();
+          Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+          return;
+        }
+        // A fresh alarm per poll: the previous one's callback may still be returning.
+        alarm_ = std::make_unique<grpc::Alarm>();
+        alarm_->Set(absl::ToChronoTime(absl::Now() + service_->options_.watch_poll_interval),
+                    [this](bool) { Fetch(); });
         return;
       }
       buffer_ = *std::move(entries);
@@ -408,8 +422,9 @@ class LedgerService::WatchReactor final : public grpc::ServerWriteReactor<v1::En
   int64_t after_ = 0;
   std::vector<v1::Entry> buffer_;
   size_t next_ = 0;
-  grpc::Alarm alarm_;
-  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;
+  std::unique_ptr<grpc::Alarm> alarm_;  // guarded by mu_
+  std::atomic<bool> cancelled_{false};  // written under mu_
 };
 
 grpc::ServerWriteReactor<v1::Entry>* LedgerService::WatchEntries(

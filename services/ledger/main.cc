@@ -21,7 +21,9 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9461", "Prometheus /metrics ad
 ABSL_FLAG(std::string, db_url, "", "PostgreSQL conninfo of the application role (not the owner)");
 ABSL_FLAG(std::string, db_migrate_url, "",
           "PostgreSQL conninfo of the owner role; if set, migrations are applied at start");
-ABSL_FLAG(int, db_pool_size, 16, "Database connections (and worker threads)");
+ABSL_FLAG(int, db_pool_size, 16,
+          "Worker threads for database work; the pool has this many connections plus one per "
+          "commit thread, so committers never wait behind readers");
 ABSL_FLAG(std::string, internal_token, "", "Internal credential trusted callers present");
 ABSL_FLAG(std::string, internal_token_file, "", "File holding the internal credential");
 ABSL_FLAG(int, commit_threads, 4, "Group-commit threads (each serves a share of the tenants)");
@@ -59,10 +61,11 @@ absl::Status Run() {
 
   ASSIGN_OR_RETURN(auto metrics, tahe::metrics::MetricsRegistry::Start(metrics_listen));
   const int pool_size = absl::GetFlag(FLAGS_db_pool_size);
-  ASSIGN_OR_RETURN(
-      auto pool, tahe::pg::Pool::Create(
-                     {.conninfo = absl::GetFlag(FLAGS_db_url), .size = pool_size, .name = "ledger"},
-                     &metrics->registry()));
+  ASSIGN_OR_RETURN(auto pool,
+                   tahe::pg::Pool::Create({.conninfo = absl::GetFlag(FLAGS_db_url),
+                                           .size = pool_size + absl::GetFlag(FLAGS_commit_threads),
+                                           .name = "ledger"},
+                                          &metrics->registry()));
   tahe::ledger::LedgerMetrics ledger_metrics(&metrics->registry());
   tahe::ledger::LedgerRepository repository(pool.get(), &ledger_metrics);
   tahe::ledger::GroupCommitter committer(&repository,
