@@ -178,10 +178,12 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect() {
   }
 }
 
-absl::StatusOr<Pool::Lease> Pool::Acquire() {
+absl::StatusOr<Pool::Lease> Pool::Acquire(absl::Time caller_deadline) {
   auto start = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mu_);
-  auto deadline = start + absl::ToChronoNanoseconds(options_.acquire_timeout);
+  absl::Duration wait = std::min(options_.acquire_timeout,
+                                 std::max(absl::ZeroDuration(), caller_deadline - absl::Now()));
+  auto deadline = start + absl::ToChronoNanoseconds(wait);
   while (idle_.empty() && open_ >= options_.size) {
     if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
         open_ >= options_.size) {
@@ -273,7 +275,7 @@ absl::Status RunInTransaction(Pool& pool, absl::string_view tenant, const TxOpti
     if (absl::Now() >= options.deadline) {
       return absl::DeadlineExceededError("deadline exceeded before the transaction could run");
     }
-    ASSIGN_OR_RETURN(Pool::Lease lease, pool.Acquire());
+    ASSIGN_OR_RETURN(Pool::Lease lease, pool.Acquire(options.deadline));
     try {
       pqxx::work tx(lease.conn());
       ScopeTransaction(tx, tenant, options);

@@ -90,8 +90,9 @@ class Pool {
                                                       prometheus::Registry* registry);
   ~Pool();
 
-  // UNAVAILABLE when no connection frees up within acquire_timeout or the database is down.
-  absl::StatusOr<Lease> Acquire();
+  // UNAVAILABLE when no connection frees up within acquire_timeout (or before `deadline`, if
+  // sooner) or the database is down.
+  absl::StatusOr<Lease> Acquire(absl::Time deadline = absl::InfiniteFuture());
 
   int size() const { return options_.size; }
   const Options& options() const { return options_; }

@@ -145,6 +145,9 @@ TEST_CASE("an exhausted pool answers UNAVAILABLE after the acquire timeout") {
   REQUIRE(b.ok());
   auto c = pool->Acquire();
   REQUIRE(c.status().code() == absl::StatusCode::kUnavailable);
+  // A caller whose deadline has passed does not wait for the pool's timeout.
+  REQUIRE(pool->Acquire(absl::Now() - absl::Seconds(1)).status().code() ==
+          absl::StatusCode::kUnavailable);
   { auto released = std::move(*a); }
   REQUIRE(pool->Acquire().ok());
 }
