@@ -62,6 +62,11 @@ class GrpcServer {
   bool shut_down_ = false;
 };
 
+// Turns off abseil's mutex deadlock detection, which Debian's abseil leaves on: every lock of
+// every absl::Mutex (gRPC's own included) then pays for a lock-graph update, a few percent of a
+// busy server's CPU. GrpcServer::Start calls it; gRPC clients under load may too.
+void DisableMutexDeadlockDetection();
+
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later.
 // REQUIRES: called in main before any thread exists.
 void BlockTerminationSignals();

@@ -17,6 +17,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "libs/config/config.h"
+#include "libs/server/grpc_server.h"
 #include "tests/bench/ledger_load_driver.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "Ledger gRPC address host:port");
@@ -45,6 +46,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tahe::server::DisableMutexDeadlockDetection();  // the client competes for the same cores
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     tahe::config::DieOnBadConfig(

@@ -158,7 +158,8 @@ CREATE DATABASE tahe_plain;
 SQL
 
 # The plain equivalent of the ledger's journal tables (services/ledger/migrations/0001_ledger.sql):
-# same columns, keys, indexes and foreign key; no row-level security, no hash chain, no chain head.
+# same columns, keys and indexes (no foreign key from lines to entries, as in the ledger); no
+# row-level security, no hash chain, no chain head.
 psql_db tahe_plain <<'SQL'
 CREATE SEQUENCE entry_sequence;
 CREATE TABLE entries (
@@ -191,8 +192,7 @@ CREATE TABLE entry_lines (
   dimensions   jsonb NOT NULL DEFAULT '{}',
   text         text NOT NULL DEFAULT '',
   entry_date   date NOT NULL,
-  PRIMARY KEY (tenant_id, sequence, line_no),
-  FOREIGN KEY (tenant_id, sequence) REFERENCES entries (tenant_id, sequence)
+  PRIMARY KEY (tenant_id, sequence, line_no)
 );
 CREATE INDEX entry_lines_account ON entry_lines (tenant_id, account, entry_date);
 -- The \copy target: entry_lines' columns, key and account index, no foreign key.
