@@ -31,6 +31,7 @@ inline constexpr int64_t kMaxAbsAmountMinor = 100'000'000'000'000;
 // Free text must not carry control characters other than tab and newline (NUL would be cut by
 // libpq, the others break exports): INVALID_ARGUMENT naming `field`.
 absl::Status CheckText(absl::string_view field, absl::string_view text);
+bool IsCleanText(absl::string_view text);
 
 // "YYYY-MM-DD" -> civil day; INVALID_ARGUMENT naming `field` otherwise.
 absl::StatusOr<absl::CivilDay> ParseDate(absl::string_view field, absl::string_view text);

@@ -37,6 +37,7 @@ struct PostOutcome {
   absl::Status status;
   v1::Entry entry;
   bool replayed = false;
+  int64_t lines = 0;  // lines written (0 for a replay)
 };
 
 struct LedgerMetrics {
@@ -84,7 +85,8 @@ class LedgerRepository {
   // bad apple never fails its neighbours.
   std::vector<PostOutcome> PostGroup(const std::vector<const PostInput*>& inputs);
   // All-or-nothing: either every input is posted (or replayed), or nothing is written and the
-  // outcomes say which inputs failed. REQUIRES: all inputs of one tenant.
+  // outcomes say which inputs failed. Outcomes of new entries carry only the sequence.
+  // REQUIRES: all inputs of one tenant.
   absl::StatusOr<std::vector<PostOutcome>> PostAtomically(const CallContext& call,
                                                           const std::vector<PostInput>& inputs);
 
@@ -102,8 +104,10 @@ class LedgerRepository {
                                                       int limit);
 
  private:
+  // `full_entries`: fill each outcome's entry as stored (else only its sequence).
   std::vector<PostOutcome> PostInTransaction(pqxx::work& tx,
-                                             const std::vector<const PostInput*>& inputs);
+                                             const std::vector<const PostInput*>& inputs,
+                                             bool full_entries);
   pg::Pool* pool_;
   LedgerMetrics* metrics_;
 };

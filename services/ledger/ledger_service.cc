@@ -12,11 +12,13 @@ namespace tahe::ledger {
 using server::CallContext;
 using server::HandleUnary;
 
-absl::StatusOr<PostInput> MakePostInput(const std::string& tenant, const v1::PostEntryRequest& req,
+absl::StatusOr<PostInput> MakePostInput(const std::string& tenant, v1::PostEntryRequest req,
                                         absl::string_view field) {
-  RETURN_IF_ERROR(ValidateRequestId(
-      field == "entry" ? std::string("request_id") : absl::StrCat(field, ".request_id"),
-      req.request_id()));
+  if (!IsValidRequestId(req.request_id())) {
+    return ValidateRequestId(
+        field == "entry" ? std::string("request_id") : absl::StrCat(field, ".request_id"),
+        req.request_id());
+  }
   if (!req.has_entry()) {
     return InvalidField(field, "required");
   }
@@ -24,7 +26,7 @@ absl::StatusOr<PostInput> MakePostInput(const std::string& tenant, const v1::Pos
   PostInput input;
   input.tenant = tenant;
   input.request_id = req.request_id();
-  input.draft = req.entry();
+  input.draft = std::move(*req.mutable_entry());
   input.fingerprint = DraftFingerprint(input.draft, 0);
   input.field = std::string(field);
   return input;
@@ -267,11 +269,13 @@ class LedgerService::PostEntriesReactor final
     inputs.reserve(n);
     bool rejected = false;
     for (int i = 0; i < n; ++i) {
-      absl::StatusOr<PostInput> input = MakePostInput(
-          call_.tenant, request_.entries(i), absl::StrCat("entries[", first_index + i, "]"));
+      std::string request_id = request_.entries(i).request_id();
+      absl::StatusOr<PostInput> input =
+          MakePostInput(call_.tenant, std::move(*request_.mutable_entries(i)),
+                        absl::StrCat("entries[", first_index + i, "]"));
       if (!input.ok()) {
         rejected = true;
-        AddError(first_index + i, request_.entries(i).request_id(), input.status());
+        AddError(first_index + i, request_id, input.status());
         continue;
       }
       inputs.push_back(*std::move(input));
@@ -293,7 +297,7 @@ class LedgerService::PostEntriesReactor final
             continue;
           }
           resp_->set_entries_posted(resp_->entries_posted() + 1);
-          resp_->set_lines_posted(resp_->lines_posted() + o.entry.lines_size());
+          resp_->set_lines_posted(resp_->lines_posted() + o.lines);
           if (resp_->first_sequence() == 0) {
             resp_->set_first_sequence(o.entry.sequence());
           }

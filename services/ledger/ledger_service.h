@@ -103,7 +103,7 @@ class LedgerService final : public v1::LedgerService::CallbackService {
 };
 
 // Builds a PostInput from a request (validation without the database).
-absl::StatusOr<PostInput> MakePostInput(const std::string& tenant, const v1::PostEntryRequest& req,
+absl::StatusOr<PostInput> MakePostInput(const std::string& tenant, v1::PostEntryRequest req,
                                         absl::string_view field);
 
 }  // namespace tahe::ledger
