@@ -30,6 +30,17 @@ std::string FirstLine(const char* what) {
 
 }  // namespace
 
+std::string WithConnectTimeout(const std::string& conninfo) {
+  if (conninfo.find("connect_timeout") != std::string::npos) {
+    return conninfo;
+  }
+  if (absl::StartsWith(conninfo, "postgresql://") || absl::StartsWith(conninfo, "postgres://")) {
+    return absl::StrCat(conninfo, conninfo.find('?') == std::string::npos ? "?" : "&",
+                        "connect_timeout=5");
+  }
+  return absl::StrCat(conninfo, " connect_timeout=5");
+}
+
 absl::Status StatusFromException(const std::exception& e) {
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return absl::UnavailableError(absl::StrCat("database connection lost: ", FirstLine(e.what())));
@@ -163,7 +174,7 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Create(Options options,
 
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect() {
   try {
-    auto conn = std::make_unique<pqxx::connection>(options_.conninfo);
+    auto conn = std::make_unique<pqxx::connection>(WithConnectTimeout(options_.conninfo));
     if (options_.on_connect) {
       options_.on_connect(*conn);
     }

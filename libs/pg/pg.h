@@ -49,6 +49,10 @@ namespace tahe::pg {
 // DETAIL lines, which can contain row values (personal data).
 absl::Status StatusFromException(const std::exception& e);
 
+// `conninfo` with connect_timeout=5 added unless it sets one: an unreachable database must fail a
+// connection attempt in seconds, not hang a worker (and shutdown) on the kernel's TCP timeout.
+std::string WithConnectTimeout(const std::string& conninfo);
+
 // True for errors worth retrying the whole transaction for (serialization failure, deadlock).
 bool IsRetryable(const absl::Status& status);
 

@@ -158,6 +158,14 @@ TEST_CASE("a bad connection string fails at pool creation") {
   REQUIRE(pool.status().code() == absl::StatusCode::kUnavailable);
 }
 
+TEST_CASE("connection strings get a connect timeout unless they set one") {
+  REQUIRE(WithConnectTimeout("host=db user=x") == "host=db user=x connect_timeout=5");
+  REQUIRE(WithConnectTimeout("host=db connect_timeout=2") == "host=db connect_timeout=2");
+  REQUIRE(WithConnectTimeout("postgresql://u@db/x") == "postgresql://u@db/x?connect_timeout=5");
+  REQUIRE(WithConnectTimeout("postgresql://u@db/x?sslmode=require") ==
+          "postgresql://u@db/x?sslmode=require&connect_timeout=5");
+}
+
 TEST_CASE("array literals quote their elements") {
   REQUIRE(TextArray({"a", "b\"c", "d\\e", ""}) == R"({"a","b\"c","d\\e",""})");
   REQUIRE(Int64Array({1, -2, 3}) == "{1,-2,3}");
