@@ -13,6 +13,7 @@
 // Shutdown: health turns NOT_SERVING, the server stops accepting, in-flight calls get the grace
 // period to finish (then are cancelled), and Shutdown returns; the process then exits 0.
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -39,6 +40,8 @@ struct ServerOptions {
   prometheus::Registry* metrics = nullptr;
   // Largest accepted message (bulk imports stream many entries per message).
   int max_receive_message_bytes = 64 << 20;
+  // May be null. Serves every method no registered service handles (the gateway's proxy).
+  grpc::CallbackGenericService* generic_service = nullptr;
 };
 
 class GrpcServer {

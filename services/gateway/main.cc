@@ -1,0 +1,126 @@
+// tahe_gateway: the suite's one public entry point. Wiring only; see router.h and proxy.h.
+//
+// NOTE: the admin API (tahe.gateway.v1.AdminService) is not registered here yet; once its
+// handlers exist they go into ServerOptions::services (registered services win over the proxy).
+
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "libs/config/config.h"
+#include "libs/log/log.h"
+#include "libs/metrics/metrics_registry.h"
+#include "libs/pg/migrations.h"
+#include "libs/pg/pg.h"
+#include "libs/server/grpc_server.h"
+#include "libs/status/status.h"
+#include "services/gateway/gateway_repository.h"
+#include "services/gateway/proxy.h"
+#include "services/gateway/router.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50000", "gRPC listen address host:port");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9460", "Prometheus /metrics address host:port");
+ABSL_FLAG(std::string, db_url, "", "PostgreSQL conninfo of the application role (not the owner)");
+ABSL_FLAG(std::string, db_migrate_url, "",
+          "PostgreSQL conninfo of the owner role; if set, migrations are applied at start");
+ABSL_FLAG(int, db_pool_size, 4, "Connections to gateway_db (snapshot reloads, admin API)");
+ABSL_FLAG(std::string, internal_token, "", "Internal credential the backends require");
+ABSL_FLAG(std::string, internal_token_file, "", "File holding the internal credential");
+ABSL_FLAG(int, snapshot_refresh_ms, 1000,
+          "How often the routing directory (keys, organisations, regions) is reloaded");
+ABSL_FLAG(double, rate_per_second, 200,
+          "Per-organisation token-bucket refill rate (calls/s); <= 0 disables rate limiting");
+ABSL_FLAG(double, rate_burst, 400, "Per-organisation token-bucket size (largest burst)");
+ABSL_FLAG(int, shutdown_grace_seconds, 20, "How long in-flight calls may finish on SIGTERM");
+
+namespace {
+
+absl::Status Run() {
+  using tahe::config::ValidateHostPort;
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  RETURN_IF_ERROR(ValidateHostPort("--listen", listen));
+  RETURN_IF_ERROR(ValidateHostPort("--metrics_listen", metrics_listen));
+  RETURN_IF_ERROR(tahe::config::ValidatePostgresUrl("--db_url", absl::GetFlag(FLAGS_db_url)));
+  RETURN_IF_ERROR(
+      tahe::config::ValidateRange("--db_pool_size", absl::GetFlag(FLAGS_db_pool_size), 1, 100));
+  RETURN_IF_ERROR(tahe::config::ValidateRange(
+      "--snapshot_refresh_ms", absl::GetFlag(FLAGS_snapshot_refresh_ms), 50, 600000));
+  const double rate = absl::GetFlag(FLAGS_rate_per_second);
+  const double burst = absl::GetFlag(FLAGS_rate_burst);
+  if (rate > 0 && !(burst >= 1)) {
+    return absl::InvalidArgumentError("--rate_burst: at least 1 when rate limiting is on");
+  }
+  ASSIGN_OR_RETURN(std::string token,
+                   tahe::config::ReadSecret("--internal_token", absl::GetFlag(FLAGS_internal_token),
+                                            absl::GetFlag(FLAGS_internal_token_file)));
+  if (token.size() < 16) {
+    return absl::InvalidArgumentError("--internal_token: at least 16 characters");
+  }
+  if (!absl::GetFlag(FLAGS_db_migrate_url).empty()) {
+    RETURN_IF_ERROR(tahe::pg::ApplyMigrations(absl::GetFlag(FLAGS_db_migrate_url),
+                                              tahe::gateway::Migrations()));
+    tahe::log::Info("migrations applied");
+  }
+
+  ASSIGN_OR_RETURN(auto metrics, tahe::metrics::MetricsRegistry::Start(metrics_listen));
+  ASSIGN_OR_RETURN(auto pool, tahe::pg::Pool::Create({.conninfo = absl::GetFlag(FLAGS_db_url),
+                                                      .size = absl::GetFlag(FLAGS_db_pool_size),
+                                                      .name = "gateway"},
+                                                     &metrics->registry()));
+  tahe::gateway::GatewayRepository repository(pool.get());
+  ASSIGN_OR_RETURN(
+      auto cache,
+      tahe::gateway::SnapshotCache::Start(
+          &repository, {.refresh = absl::Milliseconds(absl::GetFlag(FLAGS_snapshot_refresh_ms))},
+          &metrics->registry()));
+  tahe::gateway::GatewayRouter router(
+      cache.get(), metrics->registry(),
+      {.internal_token = token, .rate_limit = {.rate_per_second = rate, .burst = burst}});
+  tahe::gateway::ProxyService proxy(router.AsRouter());
+
+  ASSIGN_OR_RETURN(auto server, tahe::server::GrpcServer::Start({.listen = listen,
+                                                                 .metrics = &metrics->registry(),
+                                                                 .generic_service = &proxy}));
+  tahe::log::Info(
+      "gateway serving",
+      {{"grpc", server->address()},
+       {"metrics", absl::StrCat("http://", metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
+                                metrics->port(), "/metrics")}});
+
+  int sig = tahe::server::WaitForTerminationSignal();
+  tahe::log::Info("shutting down", {{"signal", absl::StrCat(sig)}});
+  server->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  cache->Stop();
+  tahe::log::Info("stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tahe::server::BlockTerminationSignals();
+  tahe::log::SetServiceName("gateway");
+  tahe::config::ExitIfError(tahe::config::ParseCommandLineWithEnv(
+      argc, argv,
+      {{"listen", "TAHE_GATEWAY_LISTEN"},
+       {"metrics_listen", "TAHE_GATEWAY_METRICS_LISTEN"},
+       {"db_url", "TAHE_GATEWAY_DB_URL"},
+       {"db_migrate_url", "TAHE_GATEWAY_DB_MIGRATE_URL"},
+       {"db_pool_size", "TAHE_GATEWAY_DB_POOL_SIZE"},
+       {"internal_token", "TAHE_INTERNAL_TOKEN"},
+       {"internal_token_file", "TAHE_INTERNAL_TOKEN_FILE"},
+       {"snapshot_refresh_ms", "TAHE_GATEWAY_SNAPSHOT_REFRESH_MS"},
+       {"rate_per_second", "TAHE_GATEWAY_RATE_PER_SECOND"},
+       {"rate_burst", "TAHE_GATEWAY_RATE_BURST"},
+       {"shutdown_grace_seconds", "TAHE_SHUTDOWN_GRACE_SECONDS"}}));
+  absl::Status status = Run();
+  if (!status.ok()) {
+    if (status.code() == absl::StatusCode::kInvalidArgument) {
+      tahe::config::DieOnBadConfig(status);
+    }
+    tahe::log::Error("gateway failed", {{"error", status.ToString()}});
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,283 @@
+#include "services/gateway/router.h"
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "libs/log/log.h"
+#include "libs/metrics/grpc_metrics.h"
+#include "libs/server/call.h"
+#include "services/gateway/gateway_repository.h"
+
+namespace tahe::gateway {
+
+// --- SnapshotCache -------------------------------------------------------------------------------
+
+SnapshotCache::SnapshotCache(Loader loader, Options options, prometheus::Registry* metrics)
+    : loader_(std::move(loader)), options_(options) {
+  if (metrics != nullptr) {
+    refresh_failures_ = &prometheus::BuildCounter()
+                             .Name("tahe_gateway_snapshot_refresh_failures_total")
+                             .Help("Failed reloads of the routing directory (last good kept)")
+                             .Register(*metrics)
+                             .Add({});
+    last_success_ = &prometheus::BuildGauge()
+                         .Name("tahe_gateway_snapshot_last_success_timestamp_seconds")
+                         .Help("Unix time of the last successful reload of the routing directory")
+                         .Register(*metrics)
+                         .Add({});
+  }
+}
+
+absl::StatusOr<std::unique_ptr<SnapshotCache>> SnapshotCache::Start(
+    Loader loader, Options options, prometheus::Registry* metrics) {
+  std::unique_ptr<SnapshotCache> cache(new SnapshotCache(std::move(loader), options, metrics));
+  absl::Status first = cache->Refresh();
+  if (!first.ok()) {
+    return absl::Status(first.code(),
+                        absl::StrCat("loading the routing directory: ", first.message()));
+  }
+  cache->thread_ = std::thread([c = cache.get()] { c->Loop(); });
+  return cache;
+}
+
+absl::StatusOr<std::unique_ptr<SnapshotCache>> SnapshotCache::Start(
+    GatewayRepository* repository, Options options, prometheus::Registry* metrics) {
+  return Start([repository](absl::Time deadline) { return repository->LoadSnapshot(deadline); },
+               options, metrics);
+}
+
+SnapshotCache::~SnapshotCache() { Stop(); }
+
+std::shared_ptr<const RoutingSnapshot> SnapshotCache::Get() const {
+  absl::MutexLock lock(&snapshot_mu_);
+  return snapshot_;
+}
+
+absl::Status SnapshotCache::Refresh() {
+  absl::StatusOr<RoutingSnapshot> loaded = loader_(absl::Now() + options_.load_timeout);
+  if (!loaded.ok()) {
+    if (refresh_failures_ != nullptr) {
+      refresh_failures_->Increment();
+    }
+    return loaded.status();
+  }
+  auto fresh = std::make_shared<const RoutingSnapshot>(*std::move(loaded));
+  {
+    absl::MutexLock lock(&snapshot_mu_);
+    snapshot_.swap(fresh);
+  }
+  // `fresh` now holds the old snapshot; it is freed here, outside the lock (or by the last reader).
+  if (last_success_ != nullptr) {
+    last_success_->Set(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+  }
+  return absl::OkStatus();
+}
+
+void SnapshotCache::Loop() {
+  bool failing = false;
+  while (true) {
+    {
+      absl::MutexLock lock(&stop_mu_);
+      stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.refresh);
+      if (stopping_) {
+        return;
+      }
+    }
+    absl::Status status = Refresh();
+    if (!status.ok()) {
+      // Logged on every failure: a stale directory means revocations are not taking effect.
+      log::Warn("routing directory reload failed; keeping the last good snapshot",
+                {{"error", status.ToString()}});
+      failing = true;
+    } else if (failing) {
+      log::Info("routing directory reload recovered");
+      failing = false;
+    }
+  }
+}
+
+void SnapshotCache::Stop() {
+  {
+    absl::MutexLock lock(&stop_mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+// --- GatewayRouter -------------------------------------------------------------------------------
+
+namespace {
+
+prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& registry,
+                                                       const std::string& name,
+                                                       const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+// The single value of `key`, "" if absent. Sets *duplicate if it appears more than once.
+absl::string_view OneHeader(const grpc::GenericCallbackServerContext& ctx, const char* key,
+                            bool* duplicate) {
+  const auto& md = ctx.client_metadata();
+  auto [begin, end] = md.equal_range(key);
+  *duplicate = false;
+  if (begin == end) {
+    return {};
+  }
+  absl::string_view value(begin->second.data(), begin->second.size());
+  if (std::next(begin) != end) {
+    *duplicate = true;
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng([] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t bits = rng();
+    for (int i = 0; i < 16; ++i) {
+      id[half * 16 + i] = kHex[bits & 0xf];
+      bits >>= 4;
+    }
+  }
+  return id;
+}
+
+GatewayRouter::GatewayRouter(const SnapshotCache* cache, prometheus::Registry& registry,
+                             Options options)
+    : cache_(cache),
+      registry_(registry),
+      options_(std::move(options)),
+      limiter_(options_.rate_limit),
+      requests_(CounterFamily(registry, "tahe_gateway_requests_total",
+                              "Calls routed to a backend, by organisation")),
+      auth_failures_(CounterFamily(registry, "tahe_gateway_auth_failures_total",
+                                   "Calls refused as UNAUTHENTICATED, by reason")),
+      permission_denied_(CounterFamily(registry, "tahe_gateway_permission_denied_total",
+                                       "Calls refused as PERMISSION_DENIED, by reason")),
+      rate_limited_(CounterFamily(registry, "tahe_gateway_rate_limited_total",
+                                  "Calls refused by the per-organisation rate limiter")),
+      auth_missing_(auth_failures_.Add({{"reason", "missing"}})),
+      auth_malformed_(auth_failures_.Add({{"reason", "malformed"}})),
+      auth_invalid_(auth_failures_.Add({{"reason", "invalid"}})),
+      auth_revoked_(auth_failures_.Add({{"reason", "revoked"}})),
+      denied_role_(permission_denied_.Add({{"reason", "role"}})),
+      denied_tenant_(permission_denied_.Add({{"reason", "tenant"}})) {}
+
+std::shared_ptr<grpc::Channel> GatewayRouter::ChannelFor(const std::string& address) {
+  {
+    absl::ReaderMutexLock lock(&channels_mu_);
+    auto it = channels_.find(address);
+    if (it != channels_.end()) {
+      return it->second;
+    }
+  }
+  absl::MutexLock lock(&channels_mu_);
+  auto it = channels_.find(address);
+  if (it != channels_.end()) {
+    return it->second;
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
+  std::shared_ptr<grpc::Channel> channel = metrics::CreateMeteredChannel(
+      address,
+      options_.upstream_credentials != nullptr ? options_.upstream_credentials
+                                               : grpc::InsecureChannelCredentials(),
+      registry_, args);
+  channels_.emplace(address, channel);
+  return channel;
+}
+
+RouteDecision GatewayRouter::Route(const grpc::GenericCallbackServerContext& ctx) {
+  std::shared_ptr<const RoutingSnapshot> snapshot = cache_->Get();
+  if (snapshot == nullptr) {
+    return Refuse(absl::UnavailableError("routing directory not loaded"));
+  }
+  const std::string& method = ctx.method();
+
+  // Who: the API key.
+  bool duplicate = false;
+  absl::string_view authorization = OneHeader(ctx, "authorization", &duplicate);
+  if (authorization.empty()) {
+    auth_missing_.Increment();
+    return Refuse(absl::UnauthenticatedError("missing API key (authorization: Bearer <key>)"));
+  }
+  if (duplicate) {
+    auth_malformed_.Increment();
+    return Refuse(absl::UnauthenticatedError("more than one authorization header"));
+  }
+  if (absl::StatusOr<ApiKeyToken> parsed = ParseAuthorization(authorization); !parsed.ok()) {
+    auth_malformed_.Increment();
+    return Refuse(parsed.status());
+  }
+  absl::StatusOr<const KeyEntry*> key = snapshot->Authenticate(authorization);
+  if (!key.ok()) {
+    (absl::StrContains(key.status().message(), "revoked") ? auth_revoked_ : auth_invalid_)
+        .Increment();
+    return Refuse(key.status());
+  }
+
+  // May it call this method?
+  absl::StatusOr<std::string> role = RequiredRole(method);
+  if (!role.ok()) {
+    denied_role_.Increment();
+    return Refuse(role.status());
+  }
+  if (absl::Status allowed = CheckRole(**key, *role); !allowed.ok()) {
+    denied_role_.Increment();
+    return Refuse(allowed);
+  }
+
+  // For whom?
+  absl::string_view requested = OneHeader(ctx, server::kTenantHeader, &duplicate);
+  if (duplicate) {
+    return Refuse(absl::InvalidArgumentError("x-tahe-tenant given more than once"));
+  }
+  absl::StatusOr<std::string> tenant = snapshot->ResolveTenant(**key, requested);
+  if (!tenant.ok()) {
+    if (tenant.status().code() == absl::StatusCode::kPermissionDenied) {
+      denied_tenant_.Increment();
+    }
+    return Refuse(tenant.status());
+  }
+
+  if (!limiter_.TryAcquire(*tenant)) {
+    rate_limited_.Add({{"organisation", *tenant}}).Increment();
+    return Refuse(absl::ResourceExhaustedError(
+        absl::StrCat("rate limit exceeded for organisation ", *tenant)));
+  }
+
+  // Where?
+  absl::StatusOr<std::string> address = snapshot->UpstreamFor(*tenant, method);
+  if (!address.ok()) {
+    return Refuse(address.status());
+  }
+
+  absl::string_view client_request_id = OneHeader(ctx, server::kRequestIdHeader, &duplicate);
+  std::string request_id =
+      !duplicate && ValidateRequestId("x-request-id", client_request_id).ok()
+          ? std::string(client_request_id)
+          : NewRequestId();
+
+  requests_.Add({{"organisation", *tenant}}).Increment();
+  RouteDecision decision{.status = absl::OkStatus(), .upstream = ChannelFor(*address)};
+  decision.metadata.reserve(4);
+  decision.metadata.emplace_back(server::kInternalTokenHeader, options_.internal_token);
+  decision.metadata.emplace_back(server::kTenantHeader, *std::move(tenant));
+  decision.metadata.emplace_back(server::kPrincipalHeader, absl::StrCat("key:", (*key)->key_id));
+  decision.metadata.emplace_back(server::kRequestIdHeader, std::move(request_id));
+  return decision;
+}
+
+}  // namespace tahe::gateway
