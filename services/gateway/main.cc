@@ -1,7 +1,6 @@
-// tahe_gateway: the suite's one public entry point. Wiring only; see router.h and proxy.h.
-//
-// NOTE: the admin API (tahe.gateway.v1.AdminService) is not registered here yet; once its
-// handlers exist they go into ServerOptions::services (registered services win over the proxy).
+// tahe_gateway: the suite's one public entry point. Wiring only; see router.h, proxy.h and
+// admin_service.h. The admin API (tahe.gateway.v1.AdminService) is a registered service, which
+// wins over the proxy (the generic service serves only methods no registered service handles).
 
 #include <memory>
 
@@ -13,7 +12,9 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pg.h"
 #include "libs/server/grpc_server.h"
+#include "libs/server/worker_pool.h"
 #include "libs/status/status.h"
+#include "services/gateway/admin_service.h"
 #include "services/gateway/gateway_repository.h"
 #include "services/gateway/proxy.h"
 #include "services/gateway/router.h"
@@ -78,10 +79,16 @@ absl::Status Run() {
       cache.get(), metrics->registry(),
       {.internal_token = token, .rate_limit = {.rate_per_second = rate, .burst = burst}});
   tahe::gateway::ProxyService proxy(router.AsRouter());
+  // Admin calls block on gateway_db: one worker per pool connection.
+  tahe::server::WorkerPool admin_workers(absl::GetFlag(FLAGS_db_pool_size));
+  tahe::gateway::AdminService admin(&repository, cache.get(), &admin_workers);
 
-  ASSIGN_OR_RETURN(auto server, tahe::server::GrpcServer::Start({.listen = listen,
-                                                                 .metrics = &metrics->registry(),
-                                                                 .generic_service = &proxy}));
+  ASSIGN_OR_RETURN(auto server,
+                   tahe::server::GrpcServer::Start({.listen = listen,
+                                                    .services = {&admin},
+                                                    .health_names = {tahe::gateway::kAdminService},
+                                                    .metrics = &metrics->registry(),
+                                                    .generic_service = &proxy}));
   tahe::log::Info(
       "gateway serving",
       {{"grpc", server->address()},
@@ -91,6 +98,7 @@ absl::Status Run() {
   int sig = tahe::server::WaitForTerminationSignal();
   tahe::log::Info("shutting down", {{"signal", absl::StrCat(sig)}});
   server->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  admin_workers.Drain();
   cache->Stop();
   tahe::log::Info("stopped");
   return absl::OkStatus();

@@ -31,8 +31,8 @@ SnapshotCache::SnapshotCache(Loader loader, Options options, prometheus::Registr
   }
 }
 
-absl::StatusOr<std::unique_ptr<SnapshotCache>> SnapshotCache::Start(
-    Loader loader, Options options, prometheus::Registry* metrics) {
+absl::StatusOr<std::unique_ptr<SnapshotCache>> SnapshotCache::Start(Loader loader, Options options,
+                                                                    prometheus::Registry* metrics) {
   std::unique_ptr<SnapshotCache> cache(new SnapshotCache(std::move(loader), options, metrics));
   absl::Status first = cache->Refresh();
   if (!first.ok()) {
@@ -43,8 +43,9 @@ absl::StatusOr<std::unique_ptr<SnapshotCache>> SnapshotCache::Start(
   return cache;
 }
 
-absl::StatusOr<std::unique_ptr<SnapshotCache>> SnapshotCache::Start(
-    GatewayRepository* repository, Options options, prometheus::Registry* metrics) {
+absl::StatusOr<std::unique_ptr<SnapshotCache>> SnapshotCache::Start(GatewayRepository* repository,
+                                                                    Options options,
+                                                                    prometheus::Registry* metrics) {
   return Start([repository](absl::Time deadline) { return repository->LoadSnapshot(deadline); },
                options, metrics);
 }
@@ -120,8 +121,7 @@ prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& reg
 }
 
 // The single value of `key`, "" if absent. Sets *duplicate if it appears more than once.
-absl::string_view OneHeader(const grpc::GenericCallbackServerContext& ctx, const char* key,
-                            bool* duplicate) {
+absl::string_view OneHeader(const grpc::ServerContextBase& ctx, const char* key, bool* duplicate) {
   const auto& md = ctx.client_metadata();
   auto [begin, end] = md.equal_range(key);
   *duplicate = false;
@@ -152,6 +152,57 @@ std::string NewRequestId() {
     }
   }
   return id;
+}
+
+absl::StatusOr<AuthenticatedKey> AuthenticateCall(const RoutingSnapshot& snapshot,
+                                                  const grpc::ServerContextBase& ctx,
+                                                  absl::string_view full_method,
+                                                  AuthFailure* failure) {
+  AuthFailure ignored;
+  AuthFailure& reason = failure != nullptr ? *failure : ignored;
+  reason = AuthFailure::kNone;
+
+  // Who: the API key.
+  bool duplicate = false;
+  absl::string_view authorization = OneHeader(ctx, "authorization", &duplicate);
+  if (authorization.empty()) {
+    reason = AuthFailure::kMissing;
+    return absl::UnauthenticatedError("missing API key (authorization: Bearer <key>)");
+  }
+  if (duplicate) {
+    reason = AuthFailure::kMalformed;
+    return absl::UnauthenticatedError("more than one authorization header");
+  }
+  if (absl::StatusOr<ApiKeyToken> parsed = ParseAuthorization(authorization); !parsed.ok()) {
+    reason = AuthFailure::kMalformed;
+    return parsed.status();
+  }
+  absl::StatusOr<const KeyEntry*> key = snapshot.Authenticate(authorization);
+  if (!key.ok()) {
+    reason = absl::StrContains(key.status().message(), "revoked") ? AuthFailure::kRevoked
+                                                                  : AuthFailure::kInvalid;
+    return key.status();
+  }
+
+  // May it call this method?
+  absl::StatusOr<std::string> role = RequiredRole(full_method);
+  if (!role.ok()) {
+    reason = AuthFailure::kRole;
+    return role.status();
+  }
+  if (absl::Status allowed = CheckRole(**key, *role); !allowed.ok()) {
+    reason = AuthFailure::kRole;
+    return allowed;
+  }
+  return AuthenticatedKey{.key = *key, .principal = absl::StrCat("key:", (*key)->key_id)};
+}
+
+std::string RequestIdOf(const grpc::ServerContextBase& ctx) {
+  bool duplicate = false;
+  absl::string_view client_request_id = OneHeader(ctx, server::kRequestIdHeader, &duplicate);
+  return !duplicate && ValidateRequestId("x-request-id", client_request_id).ok()
+             ? std::string(client_request_id)
+             : NewRequestId();
 }
 
 GatewayRouter::GatewayRouter(const SnapshotCache* cache, prometheus::Registry& registry,
@@ -206,45 +257,39 @@ RouteDecision GatewayRouter::Route(const grpc::GenericCallbackServerContext& ctx
   }
   const std::string& method = ctx.method();
 
-  // Who: the API key.
-  bool duplicate = false;
-  absl::string_view authorization = OneHeader(ctx, "authorization", &duplicate);
-  if (authorization.empty()) {
-    auth_missing_.Increment();
-    return Refuse(absl::UnauthenticatedError("missing API key (authorization: Bearer <key>)"));
-  }
-  if (duplicate) {
-    auth_malformed_.Increment();
-    return Refuse(absl::UnauthenticatedError("more than one authorization header"));
-  }
-  if (absl::StatusOr<ApiKeyToken> parsed = ParseAuthorization(authorization); !parsed.ok()) {
-    auth_malformed_.Increment();
-    return Refuse(parsed.status());
-  }
-  absl::StatusOr<const KeyEntry*> key = snapshot->Authenticate(authorization);
+  // Who, and may it call this method?
+  AuthFailure failure = AuthFailure::kNone;
+  absl::StatusOr<AuthenticatedKey> key = AuthenticateCall(*snapshot, ctx, method, &failure);
   if (!key.ok()) {
-    (absl::StrContains(key.status().message(), "revoked") ? auth_revoked_ : auth_invalid_)
-        .Increment();
+    switch (failure) {
+      case AuthFailure::kMissing:
+        auth_missing_.Increment();
+        break;
+      case AuthFailure::kMalformed:
+        auth_malformed_.Increment();
+        break;
+      case AuthFailure::kInvalid:
+        auth_invalid_.Increment();
+        break;
+      case AuthFailure::kRevoked:
+        auth_revoked_.Increment();
+        break;
+      case AuthFailure::kRole:
+        denied_role_.Increment();
+        break;
+      case AuthFailure::kNone:
+        break;
+    }
     return Refuse(key.status());
   }
 
-  // May it call this method?
-  absl::StatusOr<std::string> role = RequiredRole(method);
-  if (!role.ok()) {
-    denied_role_.Increment();
-    return Refuse(role.status());
-  }
-  if (absl::Status allowed = CheckRole(**key, *role); !allowed.ok()) {
-    denied_role_.Increment();
-    return Refuse(allowed);
-  }
-
   // For whom?
+  bool duplicate = false;
   absl::string_view requested = OneHeader(ctx, server::kTenantHeader, &duplicate);
   if (duplicate) {
     return Refuse(absl::InvalidArgumentError("x-tahe-tenant given more than once"));
   }
-  absl::StatusOr<std::string> tenant = snapshot->ResolveTenant(**key, requested);
+  absl::StatusOr<std::string> tenant = snapshot->ResolveTenant(*key->key, requested);
   if (!tenant.ok()) {
     if (tenant.status().code() == absl::StatusCode::kPermissionDenied) {
       denied_tenant_.Increment();
@@ -264,18 +309,14 @@ RouteDecision GatewayRouter::Route(const grpc::GenericCallbackServerContext& ctx
     return Refuse(address.status());
   }
 
-  absl::string_view client_request_id = OneHeader(ctx, server::kRequestIdHeader, &duplicate);
-  std::string request_id =
-      !duplicate && ValidateRequestId("x-request-id", client_request_id).ok()
-          ? std::string(client_request_id)
-          : NewRequestId();
+  std::string request_id = RequestIdOf(ctx);
 
   requests_.Add({{"organisation", *tenant}}).Increment();
   RouteDecision decision{.status = absl::OkStatus(), .upstream = ChannelFor(*address)};
   decision.metadata.reserve(4);
   decision.metadata.emplace_back(server::kInternalTokenHeader, options_.internal_token);
   decision.metadata.emplace_back(server::kTenantHeader, *std::move(tenant));
-  decision.metadata.emplace_back(server::kPrincipalHeader, absl::StrCat("key:", (*key)->key_id));
+  decision.metadata.emplace_back(server::kPrincipalHeader, std::move(key->principal));
   decision.metadata.emplace_back(server::kRequestIdHeader, std::move(request_id));
   return decision;
 }

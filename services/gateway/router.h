@@ -47,6 +47,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/gateway/gateway_domain.h"
@@ -155,5 +156,36 @@ class GatewayRouter {
 
 // A fresh request id: 32 lower-case hex characters (not a secret; a fast thread-local PRNG).
 std::string NewRequestId();
+
+// Why AuthenticateCall refused a call (the router counts these).
+enum class AuthFailure {
+  kNone,
+  kMissing,    // no authorization header
+  kMalformed,  // more than one, another scheme, or not a well-formed key
+  kInvalid,    // unknown key id or wrong secret
+  kRevoked,    // the key is revoked
+  kRole,       // the method needs a role the key lacks (or is not routable at all)
+};
+
+// The key a call presents, checked against `full_method`'s role.
+struct AuthenticatedKey {
+  // Points into the snapshot: valid while the caller holds the snapshot.
+  const KeyEntry* key = nullptr;
+  // "key:<key_id>", what backends and the audit log see.
+  std::string principal;
+};
+
+// Steps 1 and 2 of every call, shared by the router and the admin API: the single
+// `authorization: Bearer <key>` header -> RoutingSnapshot::Authenticate (UNAUTHENTICATED), then
+// RequiredRole(full_method) + CheckRole (PERMISSION_DENIED). `full_method` is
+// "/pkg.Service/Method". Reads memory only. If `failure` is non-null it is set to the reason
+// (kNone on success).
+absl::StatusOr<AuthenticatedKey> AuthenticateCall(const RoutingSnapshot& snapshot,
+                                                  const grpc::ServerContextBase& ctx,
+                                                  absl::string_view full_method,
+                                                  AuthFailure* failure = nullptr);
+
+// The client's x-request-id if it is a single sane one (ValidateRequestId), else NewRequestId().
+std::string RequestIdOf(const grpc::ServerContextBase& ctx);
 
 }  // namespace tahe::gateway

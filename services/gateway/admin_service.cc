@@ -1,0 +1,135 @@
+#include "services/gateway/admin_service.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "libs/log/log.h"
+#include "libs/status/status.h"
+
+namespace tahe::gateway {
+namespace {
+
+absl::Time DeadlineOf(const grpc::ServerContextBase& ctx) {
+  auto deadline = ctx.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
+
+}  // namespace
+
+AdminService::AdminService(GatewayRepository* repository, SnapshotCache* cache,
+                           server::WorkerPool* workers)
+    : repository_(repository), cache_(cache), workers_(workers) {}
+
+grpc::ServerUnaryReactor* AdminService::Handle(
+    grpc::CallbackServerContext* ctx, absl::string_view method, Kind kind,
+    std::function<absl::Status(const server::CallContext&)> fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const std::string full_method = absl::StrCat("/", kAdminService, "/", method);
+
+  std::shared_ptr<const RoutingSnapshot> snapshot = cache_->Get();
+  if (snapshot == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "routing directory not loaded"));
+    return reactor;
+  }
+  absl::StatusOr<AuthenticatedKey> key = AuthenticateCall(*snapshot, *ctx, full_method);
+  if (!key.ok()) {
+    reactor->Finish(ToGrpcStatus(key.status()));
+    return reactor;
+  }
+  server::CallContext call;
+  call.principal = std::move(key->principal);
+  call.request_id = RequestIdOf(*ctx);
+  call.deadline = DeadlineOf(*ctx);
+  call.method = std::string(method);
+  snapshot.reset();  // `key->key` is not used past this point
+
+  bool queued =
+      workers_->Submit([this, reactor, ctx, kind, call = std::move(call), fn = std::move(fn)] {
+        absl::Status status;
+        if (ctx->IsCancelled()) {
+          status = absl::CancelledError("call cancelled before it ran");
+        } else if (absl::Now() >= call.deadline) {
+          status = absl::DeadlineExceededError("deadline exceeded before the call ran");
+        } else {
+          status = server::GuardedRun(call, [&] { return fn(call); });
+        }
+        if (status.ok() && kind == Kind::kMutation) {
+          // So the change is in effect (new key accepted, revoked key refused) before the caller
+          // hears of it. The change is committed either way; the background refresh retries.
+          absl::Status refreshed = server::GuardedRun(call, [&] { return cache_->Refresh(); });
+          if (!refreshed.ok()) {
+            log::Warn("directory reload after an admin change failed; the periodic reload retries",
+                      call.LogFields({{"error", refreshed.ToString()}}));
+          }
+        }
+        server::FinishUnary(reactor, call, status);
+      });
+  if (!queued) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "server overloaded or shutting down; retry later"));
+  }
+  return reactor;
+}
+
+#define TAHE_ADMIN_UNARY(Method, Kind_, Call)                                                   \
+  return Handle(ctx, #Method, Kind::Kind_, [this, req, resp](const server::CallContext& call) { \
+    ASSIGN_OR_RETURN(*resp, Call);                                                              \
+    return absl::OkStatus();                                                                    \
+  })
+
+grpc::ServerUnaryReactor* AdminService::CreateRegion(grpc::CallbackServerContext* ctx,
+                                                     const v1::CreateRegionRequest* req,
+                                                     v1::Region* resp) {
+  TAHE_ADMIN_UNARY(CreateRegion, kMutation, repository_->CreateRegion(call, *req));
+}
+grpc::ServerUnaryReactor* AdminService::ListRegions(grpc::CallbackServerContext* ctx,
+                                                    const v1::ListRegionsRequest* req,
+                                                    v1::ListRegionsResponse* resp) {
+  TAHE_ADMIN_UNARY(ListRegions, kRead, repository_->ListRegions(call, *req));
+}
+grpc::ServerUnaryReactor* AdminService::CreateOrganisation(grpc::CallbackServerContext* ctx,
+                                                           const v1::CreateOrganisationRequest* req,
+                                                           v1::Organisation* resp) {
+  TAHE_ADMIN_UNARY(CreateOrganisation, kMutation, repository_->CreateOrganisation(call, *req));
+}
+grpc::ServerUnaryReactor* AdminService::ListOrganisations(grpc::CallbackServerContext* ctx,
+                                                          const v1::ListOrganisationsRequest* req,
+                                                          v1::ListOrganisationsResponse* resp) {
+  TAHE_ADMIN_UNARY(ListOrganisations, kRead, repository_->ListOrganisations(call, *req));
+}
+grpc::ServerUnaryReactor* AdminService::UpdateOrganisation(grpc::CallbackServerContext* ctx,
+                                                           const v1::UpdateOrganisationRequest* req,
+                                                           v1::Organisation* resp) {
+  TAHE_ADMIN_UNARY(UpdateOrganisation, kMutation, repository_->UpdateOrganisation(call, *req));
+}
+grpc::ServerUnaryReactor* AdminService::IssueApiKey(grpc::CallbackServerContext* ctx,
+                                                    const v1::IssueApiKeyRequest* req,
+                                                    v1::IssueApiKeyResponse* resp) {
+  TAHE_ADMIN_UNARY(IssueApiKey, kMutation, repository_->IssueApiKey(call, *req));
+}
+grpc::ServerUnaryReactor* AdminService::ListApiKeys(grpc::CallbackServerContext* ctx,
+                                                    const v1::ListApiKeysRequest* req,
+                                                    v1::ListApiKeysResponse* resp) {
+  TAHE_ADMIN_UNARY(ListApiKeys, kRead, repository_->ListApiKeys(call, *req));
+}
+grpc::ServerUnaryReactor* AdminService::RevokeApiKey(grpc::CallbackServerContext* ctx,
+                                                     const v1::RevokeApiKeyRequest* req,
+                                                     v1::ApiKey* resp) {
+  TAHE_ADMIN_UNARY(RevokeApiKey, kMutation, repository_->RevokeApiKey(call, *req));
+}
+grpc::ServerUnaryReactor* AdminService::ListAuditEvents(grpc::CallbackServerContext* ctx,
+                                                        const v1::ListAuditEventsRequest* req,
+                                                        v1::ListAuditEventsResponse* resp) {
+  TAHE_ADMIN_UNARY(ListAuditEvents, kRead, repository_->ListAuditEvents(call, *req));
+}
+
+#undef TAHE_ADMIN_UNARY
+
+}  // namespace tahe::gateway
