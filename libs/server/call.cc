@@ -18,6 +18,8 @@ std::string Metadata(const grpc::ServerContextBase& ctx, absl::string_view key) 
   return std::string(it->second.data(), it->second.size());
 }
 
+}  // namespace
+
 absl::Time DeadlineOf(const grpc::ServerContextBase& ctx) {
   auto deadline = ctx.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) {
@@ -25,8 +27,6 @@ absl::Time DeadlineOf(const grpc::ServerContextBase& ctx) {
   }
   return absl::FromChrono(deadline);
 }
-
-}  // namespace
 
 log::Fields CallContext::LogFields(log::Fields extra) const {
   log::Fields fields{{"request_id", request_id}, {"tenant", tenant}, {"method", method}};
@@ -101,16 +101,10 @@ absl::StatusOr<CallContext> StartCall(grpc::CallbackServerContext* ctx, const Ha
   return env.auth->Authenticate(*ctx, method);
 }
 
-grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const HandlerEnv& env,
-                                      absl::string_view method,
-                                      std::function<absl::Status(const CallContext&)> fn) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<CallContext> call = env.auth->Authenticate(*ctx, method);
-  if (!call.ok()) {
-    reactor->Finish(ToGrpcStatus(call.status()));
-    return reactor;
-  }
-  bool queued = env.workers->Submit([reactor, ctx, call = *call, fn = std::move(fn)] {
+void RunUnaryOnWorkers(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+                       WorkerPool& workers, CallContext call,
+                       std::function<absl::Status(const CallContext&)> fn) {
+  bool queued = workers.Submit([reactor, ctx, call = std::move(call), fn = std::move(fn)] {
     absl::Status status;
     if (ctx->IsCancelled()) {
       status = absl::CancelledError("call cancelled before it ran");
@@ -125,6 +119,18 @@ grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const Ha
     reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                  "server overloaded or shutting down; retry later"));
   }
+}
+
+grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const HandlerEnv& env,
+                                      absl::string_view method,
+                                      std::function<absl::Status(const CallContext&)> fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<CallContext> call = env.auth->Authenticate(*ctx, method);
+  if (!call.ok()) {
+    reactor->Finish(ToGrpcStatus(call.status()));
+    return reactor;
+  }
+  RunUnaryOnWorkers(ctx, reactor, *env.workers, *std::move(call), std::move(fn));
   return reactor;
 }
 

@@ -80,6 +80,17 @@ grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const Ha
                                       absl::string_view method,
                                       std::function<absl::Status(const CallContext&)> fn);
 
+// The caller's deadline as absl::Time (InfiniteFuture if none).
+absl::Time DeadlineOf(const grpc::ServerContextBase& ctx);
+
+// The second half of HandleUnary, for a call already authenticated some other way (the
+// gateway's API keys): runs `fn` on `workers` unless the call was cancelled or its deadline
+// passed, guards exceptions, and finishes `reactor` with fn's status (RESOURCE_EXHAUSTED when the
+// pool refuses the task).
+void RunUnaryOnWorkers(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+                       WorkerPool& workers, CallContext call,
+                       std::function<absl::Status(const CallContext&)> fn);
+
 // For handlers that complete asynchronously (group commit): authenticates and returns the context,
 // or finishes the reactor with the error and returns nullopt-like status.
 absl::StatusOr<CallContext> StartCall(grpc::CallbackServerContext* ctx, const HandlerEnv& env,

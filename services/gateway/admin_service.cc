@@ -11,17 +11,6 @@
 #include "libs/status/status.h"
 
 namespace tahe::gateway {
-namespace {
-
-absl::Time DeadlineOf(const grpc::ServerContextBase& ctx) {
-  auto deadline = ctx.deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) {
-    return absl::InfiniteFuture();
-  }
-  return absl::FromChrono(deadline);
-}
-
-}  // namespace
 
 AdminService::AdminService(GatewayRepository* repository, SnapshotCache* cache,
                            server::WorkerPool* workers)
@@ -46,20 +35,14 @@ grpc::ServerUnaryReactor* AdminService::Handle(
   server::CallContext call;
   call.principal = std::move(key->principal);
   call.request_id = RequestIdOf(*ctx);
-  call.deadline = DeadlineOf(*ctx);
+  call.deadline = server::DeadlineOf(*ctx);
   call.method = std::string(method);
   snapshot.reset();  // `key->key` is not used past this point
 
-  bool queued =
-      workers_->Submit([this, reactor, ctx, kind, call = std::move(call), fn = std::move(fn)] {
-        absl::Status status;
-        if (ctx->IsCancelled()) {
-          status = absl::CancelledError("call cancelled before it ran");
-        } else if (absl::Now() >= call.deadline) {
-          status = absl::DeadlineExceededError("deadline exceeded before the call ran");
-        } else {
-          status = server::GuardedRun(call, [&] { return fn(call); });
-        }
+  server::RunUnaryOnWorkers(
+      ctx, reactor, *workers_, std::move(call),
+      [this, kind, fn = std::move(fn)](const server::CallContext& call) {
+        absl::Status status = fn(call);
         if (status.ok() && kind == Kind::kMutation) {
           // So the change is in effect (new key accepted, revoked key refused) before the caller
           // hears of it. The change is committed either way; the background refresh retries.
@@ -69,12 +52,8 @@ grpc::ServerUnaryReactor* AdminService::Handle(
                       call.LogFields({{"error", refreshed.ToString()}}));
           }
         }
-        server::FinishUnary(reactor, call, status);
+        return status;
       });
-  if (!queued) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "server overloaded or shutting down; retry later"));
-  }
   return reactor;
 }
 
