@@ -1,11 +1,10 @@
 #include "libs/pg/migrations.h"
 
-#include <openssl/sha.h>
-
 #include <pqxx/pqxx>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "libs/pg/idempotency.h"
 #include "libs/pg/pg.h"
 
 namespace tahe::pg {
@@ -13,13 +12,6 @@ namespace {
 
 // Any constant shared by every Tahe service: one migrator per database at a time.
 constexpr int64_t kMigrationLockKey = 0x7461686500000001;  // "tahe" 1
-
-std::string Sha256Hex(const std::string& text) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
-}
 
 }  // namespace
 

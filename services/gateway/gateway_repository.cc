@@ -1,9 +1,5 @@
 #include "services/gateway/gateway_repository.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <map>
 #include <utility>
@@ -13,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "libs/log/log.h"
+#include "libs/pg/idempotency.h"
 #include "libs/status/status.h"
 
 namespace tahe::gateway {
@@ -118,13 +115,6 @@ std::vector<std::string> SplitUnits(const std::string& text) {
   return absl::StrSplit(text, '\x1f');
 }
 
-std::string Sha256Hex(absl::string_view bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
-}
-
 std::string JsonArray(const std::vector<std::string>& values) {
   std::string out = "[";
   for (size_t i = 0; i < values.size(); ++i) {
@@ -164,14 +154,7 @@ absl::StatusOr<Resp> Idempotent(pqxx::work& tx, absl::string_view request_id,
                                 const std::function<absl::StatusOr<Resp>()>& fn,
                                 const std::function<Resp(const Resp&)>& stored_form = nullptr) {
   RETURN_IF_ERROR(ValidateRequestId("request_id", request_id));
-  std::string serialized;
-  {
-    google::protobuf::io::StringOutputStream stream(&serialized);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    request.SerializeToCodedStream(&coded);
-  }
-  std::string hash = Sha256Hex(absl::StrCat(method, ";", serialized));
+  std::string hash = pg::RequestFingerprint(method, request);
   tx.exec_params(kLockRequestId, absl::StrCat("gateway/", request_id));
   pqxx::result prior = tx.exec_params(kSelectIdempotency, std::string(request_id));
   if (!prior.empty()) {

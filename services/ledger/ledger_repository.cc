@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "libs/log/log.h"
+#include "libs/pg/idempotency.h"
 #include "libs/status/status.h"
 
 namespace tahe::ledger {
@@ -217,14 +218,7 @@ absl::StatusOr<Resp> Idempotent(pqxx::work& tx, const CallContext& call,
                                 const google::protobuf::Message& request,
                                 const std::function<absl::StatusOr<Resp>()>& fn) {
   RETURN_IF_ERROR(ValidateRequestId("request_id", request_id));
-  std::string serialized;
-  {
-    google::protobuf::io::StringOutputStream stream(&serialized);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    request.SerializeToCodedStream(&coded);
-  }
-  std::string hash = HexEncode(Sha256(absl::StrCat(method, ";", serialized)));
+  std::string hash = pg::RequestFingerprint(method, request);
   tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                  absl::StrCat(call.tenant, "/", request_id));
   pqxx::result prior = tx.exec_params(
