@@ -1,6 +1,8 @@
-# Script mode: writes OUT, a C++ file defining NS::Migrations() from the SQL files in SQLS.
+# Script mode: writes OUT, a C++ file defining NS::Migrations() from the SQL files in SQLS
+# ("|"-separated).
 set(body "")
-foreach(sql ${SQLS})
+string(REPLACE "|" ";" sql_list "${SQLS}")
+foreach(sql ${sql_list})
   get_filename_component(name ${sql} NAME)
   string(REGEX MATCH "^[0-9]+" version ${name})
   file(READ ${sql} text)

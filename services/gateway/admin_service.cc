@@ -1,5 +1,11 @@
 #include "services/gateway/admin_service.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -68,6 +74,11 @@ grpc::ServerUnaryReactor* AdminService::CreateRegion(grpc::CallbackServerContext
                                                      v1::Region* resp) {
   TAHE_ADMIN_UNARY(CreateRegion, kMutation, repository_->CreateRegion(call, *req));
 }
+grpc::ServerUnaryReactor* AdminService::UpdateRegion(grpc::CallbackServerContext* ctx,
+                                                     const v1::UpdateRegionRequest* req,
+                                                     v1::Region* resp) {
+  TAHE_ADMIN_UNARY(UpdateRegion, kMutation, repository_->UpdateRegion(call, *req));
+}
 grpc::ServerUnaryReactor* AdminService::ListRegions(grpc::CallbackServerContext* ctx,
                                                     const v1::ListRegionsRequest* req,
                                                     v1::ListRegionsResponse* resp) {
@@ -110,5 +121,76 @@ grpc::ServerUnaryReactor* AdminService::ListAuditEvents(grpc::CallbackServerCont
 }
 
 #undef TAHE_ADMIN_UNARY
+
+namespace {
+
+// Writes `content` to `path` through a 0600 temporary file renamed into place.
+absl::Status WriteSecretFile(const std::string& path, const std::string& content) {
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(absl::StrCat("--bootstrap_admin_key_file: cannot create ",
+                                                      tmp, ": ", std::strerror(errno)));
+  }
+  const std::string line = absl::StrCat(content, "\n");
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  int saved_errno = errno;
+  ok = (::close(fd) == 0) && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) {
+      saved_errno = errno;
+    }
+    ::unlink(tmp.c_str());
+    return absl::FailedPreconditionError(absl::StrCat("--bootstrap_admin_key_file: cannot write ",
+                                                      path, ": ", std::strerror(saved_errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> BootstrapAdminKey(GatewayRepository& repository,
+                                              const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && st.st_size > 0) {
+    log::Info("bootstrap admin key file exists; nothing issued", {{"path", path}});
+    return std::string();
+  }
+  CallContext call;
+  call.principal = "bootstrap";
+  call.request_id = NewRequestId();
+  call.deadline = absl::Now() + absl::Seconds(30);
+  ASSIGN_OR_RETURN(v1::ListApiKeysResponse keys, repository.ListApiKeys(call, {}));
+  for (const v1::ApiKey& key : keys.keys()) {
+    for (const std::string& role : key.roles()) {
+      if (role == kRoleAdmin) {
+        log::Warn("the directory has an admin key already; no bootstrap key issued",
+                  {{"key_id", key.key_id()}, {"path", path}});
+        return std::string();
+      }
+    }
+  }
+  v1::IssueApiKeyRequest req;
+  req.set_request_id(absl::StrCat("bootstrap-", call.request_id));
+  req.set_description("bootstrap admin key");
+  req.add_roles(kRoleAdmin);
+  ASSIGN_OR_RETURN(v1::IssueApiKeyResponse issued, repository.IssueApiKey(call, req));
+  absl::Status written = WriteSecretFile(path, issued.api_key());
+  if (!written.ok()) {
+    v1::RevokeApiKeyRequest revoke;
+    revoke.set_request_id(absl::StrCat("bootstrap-revoke-", call.request_id));
+    revoke.set_key_id(issued.key().key_id());
+    absl::Status revoked = repository.RevokeApiKey(call, revoke).status();
+    if (!revoked.ok()) {
+      log::Error("could not revoke the unwritten bootstrap key",
+                 {{"key_id", issued.key().key_id()}, {"error", revoked.ToString()}});
+    }
+    return written;
+  }
+  log::Info("bootstrap admin key issued", {{"key_id", issued.key().key_id()}, {"path", path}});
+  return issued.key().key_id();
+}
 
 }  // namespace tahe::gateway

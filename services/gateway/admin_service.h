@@ -39,6 +39,9 @@ class AdminService final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* CreateRegion(grpc::CallbackServerContext* ctx,
                                          const v1::CreateRegionRequest* req,
                                          v1::Region* resp) override;
+  grpc::ServerUnaryReactor* UpdateRegion(grpc::CallbackServerContext* ctx,
+                                         const v1::UpdateRegionRequest* req,
+                                         v1::Region* resp) override;
   grpc::ServerUnaryReactor* ListRegions(grpc::CallbackServerContext* ctx,
                                         const v1::ListRegionsRequest* req,
                                         v1::ListRegionsResponse* resp) override;
@@ -76,5 +79,19 @@ class AdminService final : public v1::AdminService::CallbackService {
   SnapshotCache* cache_;
   server::WorkerPool* workers_;
 };
+
+// The first admin key of a new directory, for launchers and operators setting up a gateway
+// (`tahe_gateway --bootstrap_admin_key_file=PATH`):
+//   - PATH exists and is not empty: nothing is done (the key was bootstrapped before);
+//   - the directory already has an unrevoked key with the role `admin`: nothing is issued, and the
+//     result says so (an operator holds that key; a second all-powerful key must not appear
+//     because a file went missing);
+//   - otherwise a key with the role `admin` and no organisations is issued (audited as principal
+//     "bootstrap") and its secret written to PATH, created with mode 0600 (written to a temporary
+//     file, then renamed). If the file cannot be written the key is revoked again and the error
+//     returned.
+// Returns the key id issued, or an empty string when nothing was issued.
+absl::StatusOr<std::string> BootstrapAdminKey(GatewayRepository& repository,
+                                              const std::string& path);
 
 }  // namespace tahe::gateway

@@ -9,9 +9,12 @@
 
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -318,6 +321,58 @@ TEST_CASE("admin: calls without an admin key are refused", "[gateway][pg]") {
   REQUIRE_CODE(f.Call(&AdminStub::ListApiKeys, v1::ListApiKeysRequest(), f.admin_token(), &keys),
                grpc::StatusCode::OK);
   REQUIRE(keys.keys_size() == 2);
+}
+
+}  // namespace
+}  // namespace tahe::gateway
+
+namespace tahe::gateway {
+namespace {
+
+TEST_CASE("admin: the bootstrap key is issued once, to a 0600 file, and works", "[gateway][pg]") {
+  testing::TestDatabase db{Migrations(), kGatewayAppRole};
+  auto pool = OrThrow(pg::Pool::Create({.conninfo = db.app_conninfo(), .size = 2}, nullptr));
+  GatewayRepository directory{pool.get()};
+  char dir_template[] = "/tmp/tahe-bootstrap-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string path = std::string(dir_template) + "/admin_key";
+
+  std::string key_id = OrThrow(BootstrapAdminKey(directory, path));
+  REQUIRE(key_id.size() == 12);
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  std::ifstream in(path);
+  std::string secret;
+  std::getline(in, secret);
+  CHECK(absl::StartsWith(secret, "tahe_" + key_id + "_"));
+
+  // The key authenticates and carries the admin role only.
+  RoutingSnapshot snapshot = OrThrow(directory.LoadSnapshot());
+  absl::StatusOr<const KeyEntry*> key = snapshot.Authenticate("Bearer " + secret);
+  REQUIRE(key.ok());
+  CHECK((*key)->roles == std::vector<std::string>{"admin"});
+  CHECK((*key)->organisations.empty());
+
+  // Again with the file in place: nothing new.
+  CHECK(OrThrow(BootstrapAdminKey(directory, path)).empty());
+  // The file lost, but an admin key exists: still nothing new (no second all-powerful key).
+  REQUIRE(::unlink(path.c_str()) == 0);
+  CHECK(OrThrow(BootstrapAdminKey(directory, path)).empty());
+  CHECK(::access(path.c_str(), F_OK) != 0);
+  CallContext call;
+  call.deadline = absl::Now() + absl::Seconds(10);
+  CHECK(OrThrow(directory.ListApiKeys(call, {})).keys_size() == 1);
+
+  // An unwritable path: the error is returned and no usable key is left behind.
+  testing::TestDatabase db2{Migrations(), kGatewayAppRole};
+  auto pool2 = OrThrow(pg::Pool::Create({.conninfo = db2.app_conninfo(), .size = 2}, nullptr));
+  GatewayRepository empty_directory{pool2.get()};
+  absl::Status failed =
+      BootstrapAdminKey(empty_directory, std::string(dir_template) + "/missing/dir/key").status();
+  CHECK(failed.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(OrThrow(empty_directory.ListApiKeys(call, {})).keys_size() == 0);
+  ::rmdir(dir_template);
 }
 
 }  // namespace

@@ -41,6 +41,19 @@ constexpr char kInsertRegionServices[] =
     "INSERT INTO region_services (region, service_prefix, address)"
     " SELECT $1, u.prefix, u.address FROM unnest($2::text[], $3::text[]) AS u(prefix, address)";
 constexpr char kRegionExists[] = "SELECT 1 FROM regions WHERE slug = $1";
+constexpr char kSelectRegionForUpdate[] =
+    "SELECT name, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    " FROM regions WHERE slug = $1 FOR UPDATE";
+constexpr char kRenameRegion[] = "UPDATE regions SET name = $2 WHERE slug = $1";
+constexpr char kUpsertRegionServices[] =
+    "INSERT INTO region_services (region, service_prefix, address)"
+    " SELECT $1, u.prefix, u.address FROM unnest($2::text[], $3::text[]) AS u(prefix, address)"
+    " ON CONFLICT (region, service_prefix) DO UPDATE SET address = excluded.address";
+constexpr char kDeleteRegionServices[] =
+    "DELETE FROM region_services WHERE region = $1 AND service_prefix = ANY($2::text[])";
+constexpr char kSelectServicesOfRegion[] =
+    "SELECT service_prefix, address FROM region_services WHERE region = $1"
+    " ORDER BY service_prefix";
 constexpr char kRegionsExisting[] = "SELECT slug FROM regions WHERE slug = ANY($1::text[])";
 
 constexpr char kOrganisationColumns[] =
@@ -243,12 +256,11 @@ absl::Status CheckAllExist(pqxx::work& tx, const char* existing_sql, absl::strin
   return absl::OkStatus();
 }
 
-absl::Status ValidateRegion(const v1::Region& region) {
-  RETURN_IF_ERROR(ValidateSlug("region.slug", region.slug()));
-  RETURN_IF_ERROR(ValidateDisplayName("region.name", region.name()));
-  for (const auto& [prefix, address] : region.service_addresses()) {
-    std::string field =
-        absl::StrCat("region.service_addresses[\"", absl::CHexEscape(prefix), "\"]");
+absl::Status ValidateServiceAddresses(
+    absl::string_view field_name,
+    const google::protobuf::Map<std::string, std::string>& service_addresses) {
+  for (const auto& [prefix, address] : service_addresses) {
+    std::string field = absl::StrCat(field_name, "[\"", absl::CHexEscape(prefix), "\"]");
     if (!IsValidServicePrefix(prefix)) {
       return InvalidField(field,
                           "the key must be a gRPC service name or package prefix, e.g. "
@@ -258,6 +270,40 @@ absl::Status ValidateRegion(const v1::Region& region) {
       return InvalidField(field, absl::StrCat("\"", absl::CHexEscape(address),
                                               "\" is not a gRPC target like \"10.0.0.5:50051\""));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRegion(const v1::Region& region) {
+  RETURN_IF_ERROR(ValidateSlug("region.slug", region.slug()));
+  RETURN_IF_ERROR(ValidateDisplayName("region.name", region.name()));
+  return ValidateServiceAddresses("region.service_addresses", region.service_addresses());
+}
+
+absl::Status ValidateUpdateRegion(const v1::UpdateRegionRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  RETURN_IF_ERROR(ValidateSlug("slug", req.slug()));
+  if (!req.name().empty()) {
+    RETURN_IF_ERROR(ValidateDisplayName("name", req.name()));
+  }
+  RETURN_IF_ERROR(ValidateServiceAddresses("service_addresses", req.service_addresses()));
+  for (int i = 0; i < req.remove_service_prefixes_size(); ++i) {
+    const std::string& prefix = req.remove_service_prefixes(i);
+    std::string field = absl::StrCat("remove_service_prefixes[", i, "]");
+    if (!IsValidServicePrefix(prefix)) {
+      return InvalidField(field, "must be a gRPC service name or package prefix");
+    }
+    if (req.service_addresses().contains(prefix)) {
+      return InvalidField(field, absl::StrCat("\"", prefix,
+                                              "\" is also in service_addresses; set or remove it, "
+                                              "not both"));
+    }
+  }
+  if (req.name().empty() && req.service_addresses().empty() &&
+      req.remove_service_prefixes().empty()) {
+    return InvalidField("name",
+                        "nothing to change: give a name, service_addresses or "
+                        "remove_service_prefixes");
   }
   return absl::OkStatus();
 }
@@ -352,6 +398,62 @@ absl::StatusOr<v1::Region> GatewayRepository::CreateRegion(const CallContext& ca
               v1::Region created = r;
               created.set_created_at(inserted[0][0].as<std::string>());
               return created;
+            });
+      });
+}
+
+absl::StatusOr<v1::Region> GatewayRepository::UpdateRegion(const CallContext& call,
+                                                           const v1::UpdateRegionRequest& req) {
+  RETURN_IF_ERROR(ValidateUpdateRegion(req));
+  return pg::InTenantTransaction<v1::Region>(
+      *pool_, "", Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::Region> {
+        return Idempotent<v1::Region>(
+            tx, req.request_id(), "UpdateRegion", req, [&]() -> absl::StatusOr<v1::Region> {
+              pqxx::result current = tx.exec_params(kSelectRegionForUpdate, req.slug());
+              if (current.empty()) {
+                return absl::NotFoundError(
+                    absl::StrCat("slug: region ", req.slug(), " does not exist"));
+              }
+              v1::Region region;
+              region.set_slug(req.slug());
+              region.set_name(current[0][0].as<std::string>());
+              region.set_created_at(current[0][1].as<std::string>());
+              std::vector<std::string> details;
+              if (!req.name().empty() && req.name() != region.name()) {
+                tx.exec_params(kRenameRegion, req.slug(), req.name());
+                region.set_name(req.name());
+                details.push_back(absl::StrCat("\"name\":", log::JsonQuote(req.name())));
+              }
+              if (!req.service_addresses().empty()) {
+                std::map<std::string, std::string> sorted(req.service_addresses().begin(),
+                                                          req.service_addresses().end());
+                std::vector<std::string> prefixes, addresses;
+                std::string set_json = "{";
+                for (const auto& [prefix, address] : sorted) {
+                  absl::StrAppend(&set_json, prefixes.empty() ? "" : ",", log::JsonQuote(prefix),
+                                  ":", log::JsonQuote(address));
+                  prefixes.push_back(prefix);
+                  addresses.push_back(address);
+                }
+                set_json.push_back('}');
+                tx.exec_params(kUpsertRegionServices, req.slug(), pg::TextArray(prefixes),
+                               pg::TextArray(addresses));
+                details.push_back(absl::StrCat("\"set_service_addresses\":", set_json));
+              }
+              if (!req.remove_service_prefixes().empty()) {
+                std::vector<std::string> removed(req.remove_service_prefixes().begin(),
+                                                 req.remove_service_prefixes().end());
+                std::sort(removed.begin(), removed.end());
+                tx.exec_params(kDeleteRegionServices, req.slug(), pg::TextArray(removed));
+                details.push_back(absl::StrCat("\"remove_service_prefixes\":", JsonArray(removed)));
+              }
+              for (const auto& row : tx.exec_params(kSelectServicesOfRegion, req.slug())) {
+                (*region.mutable_service_addresses())[row[0].as<std::string>()] =
+                    row[1].as<std::string>();
+              }
+              RecordAudit(tx, call, "UpdateRegion", absl::StrCat("region/", req.slug()),
+                          req.request_id(), absl::StrCat("{", absl::StrJoin(details, ","), "}"));
+              return region;
             });
       });
 }

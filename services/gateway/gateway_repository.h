@@ -49,6 +49,9 @@ class GatewayRepository {
   // --- regions ---
   absl::StatusOr<v1::Region> CreateRegion(const CallContext& call,
                                           const v1::CreateRegionRequest& req);
+  // Renames and/or sets and removes upstream addresses. NOT_FOUND for an unknown region.
+  absl::StatusOr<v1::Region> UpdateRegion(const CallContext& call,
+                                          const v1::UpdateRegionRequest& req);
   absl::StatusOr<v1::ListRegionsResponse> ListRegions(const CallContext& call,
                                                       const v1::ListRegionsRequest& req);
 

@@ -4,6 +4,8 @@
 
 #include "services/gateway/gateway_repository.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include <catch2/catch.hpp>
 #include <memory>
 #include <pqxx/pqxx>
@@ -538,8 +540,65 @@ TEST_CASE("directory: the application role cannot rewrite or delete", "[gateway]
   CHECK(as_app("UPDATE audit_events SET principal = 'x'").code() ==
         absl::StatusCode::kPermissionDenied);
   CHECK(as_app("DELETE FROM audit_events").code() == absl::StatusCode::kPermissionDenied);
-  CHECK(as_app("UPDATE regions SET name = 'x'").code() == absl::StatusCode::kPermissionDenied);
+  CHECK(as_app("UPDATE regions SET slug = 'x'").code() == absl::StatusCode::kPermissionDenied);
+  CHECK(as_app("DELETE FROM regions").code() == absl::StatusCode::kPermissionDenied);
   CHECK(d.Snapshot().keys.at(key.key().key_id()).roles == std::vector<std::string>{"ledger.read"});
+}
+
+TEST_CASE("directory: a region's addresses can be changed and routing follows", "[gateway][pg]") {
+  Directory d;
+  d.Region("north", {{"tahe.ledger.v1", "10.0.0.1:50051"}, {"tahe.payroll.v1", "10.0.0.1:50052"}});
+  d.Org("lahti", "north");
+  REQUIRE(*d.Snapshot().UpstreamFor("lahti", kLedger) == "10.0.0.1:50051");
+
+  v1::UpdateRegionRequest req;
+  req.set_request_id("move-north");
+  req.set_slug("north");
+  req.set_name("Pohjoinen");
+  (*req.mutable_service_addresses())["tahe.ledger.v1"] = "10.0.0.9:50051";
+  (*req.mutable_service_addresses())["tahe.reporting.v1"] = "10.0.0.9:50054";
+  req.add_remove_service_prefixes("tahe.payroll.v1");
+  absl::StatusOr<v1::Region> updated = d.repo->UpdateRegion(d.call, req);
+  INFO(updated.status().ToString());
+  REQUIRE(updated.ok());
+  CHECK(updated->name() == "Pohjoinen");
+  CHECK(updated->service_addresses().size() == 2);
+  CHECK(updated->service_addresses().at("tahe.ledger.v1") == "10.0.0.9:50051");
+  CHECK(updated->service_addresses().at("tahe.reporting.v1") == "10.0.0.9:50054");
+  CHECK_FALSE(updated->created_at().empty());
+
+  RoutingSnapshot s = d.Snapshot();
+  CHECK(*s.UpstreamFor("lahti", kLedger) == "10.0.0.9:50051");
+  CHECK(s.UpstreamFor("lahti", "/tahe.payroll.v1.PayrollService/CreatePayRun").status().code() ==
+        absl::StatusCode::kUnimplemented);
+
+  // A replay returns the same region and changes nothing; the audit log has it once.
+  absl::StatusOr<v1::Region> replay = d.repo->UpdateRegion(d.call, req);
+  REQUIRE(replay.ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*replay, *updated));
+  CHECK(d.Owner("SELECT count(*) FROM audit_events WHERE action = 'UpdateRegion'")[0][0]
+            .as<int64_t>() == 1);
+
+  v1::UpdateRegionRequest unknown;
+  unknown.set_request_id("unknown-region");
+  unknown.set_slug("south");
+  unknown.set_name("Etelä");
+  CHECK(d.repo->UpdateRegion(d.call, unknown).status().code() == absl::StatusCode::kNotFound);
+
+  v1::UpdateRegionRequest empty;
+  empty.set_request_id("nothing");
+  empty.set_slug("north");
+  absl::Status nothing = d.repo->UpdateRegion(d.call, empty).status();
+  CHECK(nothing.code() == absl::StatusCode::kInvalidArgument);
+
+  v1::UpdateRegionRequest bad;
+  bad.set_request_id("bad-address");
+  bad.set_slug("north");
+  (*bad.mutable_service_addresses())["tahe.ledger.v1"] = "not an address";
+  absl::Status bad_status = d.repo->UpdateRegion(d.call, bad).status();
+  CHECK(bad_status.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(bad_status.message()), Contains("service_addresses"));
+  CHECK(*d.Snapshot().UpstreamFor("lahti", kLedger) == "10.0.0.9:50051");
 }
 
 TEST_CASE("directory: a key id collision draws a new key", "[gateway][pg]") {

@@ -32,6 +32,9 @@ ABSL_FLAG(int, snapshot_refresh_ms, 1000,
 ABSL_FLAG(double, rate_per_second, 200,
           "Per-organisation token-bucket refill rate (calls/s); <= 0 disables rate limiting");
 ABSL_FLAG(double, rate_burst, 400, "Per-organisation token-bucket size (largest burst)");
+ABSL_FLAG(std::string, bootstrap_admin_key_file, "",
+          "If set and the directory has no admin key yet, issue one (role admin) at start and "
+          "write its secret to this file (mode 0600); see BootstrapAdminKey");
 ABSL_FLAG(int, shutdown_grace_seconds, 20, "How long in-flight calls may finish on SIGTERM");
 
 namespace {
@@ -70,6 +73,10 @@ absl::Status Run() {
                                                       .name = "gateway"},
                                                      &metrics->registry()));
   tahe::gateway::GatewayRepository repository(pool.get());
+  if (const std::string bootstrap = absl::GetFlag(FLAGS_bootstrap_admin_key_file);
+      !bootstrap.empty()) {
+    RETURN_IF_ERROR(tahe::gateway::BootstrapAdminKey(repository, bootstrap).status());
+  }
   ASSIGN_OR_RETURN(
       auto cache,
       tahe::gateway::SnapshotCache::Start(
@@ -121,6 +128,7 @@ int main(int argc, char** argv) {
        {"snapshot_refresh_ms", "TAHE_GATEWAY_SNAPSHOT_REFRESH_MS"},
        {"rate_per_second", "TAHE_GATEWAY_RATE_PER_SECOND"},
        {"rate_burst", "TAHE_GATEWAY_RATE_BURST"},
+       {"bootstrap_admin_key_file", "TAHE_GATEWAY_BOOTSTRAP_ADMIN_KEY_FILE"},
        {"shutdown_grace_seconds", "TAHE_SHUTDOWN_GRACE_SECONDS"}}));
   absl::Status status = Run();
   if (!status.ok()) {

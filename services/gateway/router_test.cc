@@ -162,9 +162,8 @@ struct Fixture {
         cache.get(), gateway_registry,
         GatewayRouter::Options{.internal_token = kToken, .rate_limit = rate});
     proxy = std::make_unique<ProxyService>(router->AsRouter());
-    gateway = OrThrow(server::GrpcServer::Start({.listen = "127.0.0.1:0",
-                                                 .metrics = &gateway_registry,
-                                                 .generic_service = proxy.get()}));
+    gateway = OrThrow(server::GrpcServer::Start(
+        {.listen = "127.0.0.1:0", .metrics = &gateway_registry, .generic_service = proxy.get()}));
     channel = grpc::CreateChannel(gateway->address(), grpc::InsecureChannelCredentials());
     stub = ledger_v1::LedgerService::NewStub(channel);
     direct = ledger_v1::LedgerService::NewStub(
@@ -269,9 +268,9 @@ struct Fixture {
   // The ledger behind the gateway.
   testing::TestDatabase ledger_db{ledger::Migrations(), "tahe_ledger_app"};
   prometheus::Registry ledger_registry;
-  std::unique_ptr<pg::Pool> ledger_pool = OrThrow(pg::Pool::Create(
-      {.conninfo = ledger_db.app_conninfo(), .size = kPoolSize, .name = "ledger"},
-      &ledger_registry));
+  std::unique_ptr<pg::Pool> ledger_pool = OrThrow(
+      pg::Pool::Create({.conninfo = ledger_db.app_conninfo(), .size = kPoolSize, .name = "ledger"},
+                       &ledger_registry));
   ledger::LedgerMetrics ledger_metrics{&ledger_registry};
   ledger::LedgerRepository repository{ledger_pool.get(), &ledger_metrics};
   ledger::GroupCommitter committer{&repository, {.threads = 2, .max_batch = 256}};
@@ -284,9 +283,8 @@ struct Fixture {
 
   // The gateway's directory.
   testing::TestDatabase gateway_db{Migrations(), kGatewayAppRole};
-  std::unique_ptr<pg::Pool> gateway_pool = OrThrow(
-      pg::Pool::Create({.conninfo = gateway_db.app_conninfo(), .size = 4, .name = "gateway"},
-                       nullptr));
+  std::unique_ptr<pg::Pool> gateway_pool = OrThrow(pg::Pool::Create(
+      {.conninfo = gateway_db.app_conninfo(), .size = 4, .name = "gateway"}, nullptr));
   GatewayRepository directory{gateway_pool.get()};
   CallContext call;
   v1::IssueApiKeyResponse writer;
@@ -307,15 +305,15 @@ TEST_CASE("router: a keyed ledger call lands in the key's organisation", "[gatew
   Fixture f;
   f.SetUpTenant(f.writer.api_key());
   ledger_v1::PostEntryResponse posted;
-  REQUIRE_CODE(f.Call(&LedgerStub::PostEntry, f.Sale("sale-1", 12345), f.writer.api_key(), "",
-                      &posted),
-               grpc::StatusCode::OK);
+  REQUIRE_CODE(
+      f.Call(&LedgerStub::PostEntry, f.Sale("sale-1", 12345), f.writer.api_key(), "", &posted),
+      grpc::StatusCode::OK);
   REQUIRE(posted.entry().sequence() == 1);
   // Naming its own organisation explicitly is fine too.
   ledger_v1::GetTrialBalanceResponse tb;
-  REQUIRE_CODE(f.Call(&LedgerStub::GetTrialBalance, f.Everything(), f.writer.api_key(), "lahti",
-                      &tb),
-               grpc::StatusCode::OK);
+  REQUIRE_CODE(
+      f.Call(&LedgerStub::GetTrialBalance, f.Everything(), f.writer.api_key(), "lahti", &tb),
+      grpc::StatusCode::OK);
   REQUIRE(tb.total_debit_minor() == 12345);
 
   REQUIRE(f.DirectTotalDebit("lahti") == 12345);
@@ -382,8 +380,7 @@ TEST_CASE("router: calls without a valid key are UNAUTHENTICATED", "[gateway][pg
   // Well-formed, right key id, wrong secret.
   std::string forged = f.reader.api_key();
   forged.back() = forged.back() == '0' ? '1' : '0';
-  REQUIRE_CODE(f.Call(&LedgerStub::GetTrialBalance, tb, forged),
-               grpc::StatusCode::UNAUTHENTICATED);
+  REQUIRE_CODE(f.Call(&LedgerStub::GetTrialBalance, tb, forged), grpc::StatusCode::UNAUTHENTICATED);
   // Another scheme.
   grpc::ClientContext basic;
   basic.set_deadline(In(std::chrono::seconds(10)));
@@ -504,9 +501,12 @@ TEST_CASE("snapshot cache keeps the last good snapshot when a reload fails", "[g
   absl::SleepFor(absl::Milliseconds(50));
   REQUIRE(loads == after_stop);
 
-  REQUIRE_FALSE(SnapshotCache::Start([](absl::Time) -> absl::StatusOr<RoutingSnapshot> {
-                  return absl::UnavailableError("database down");
-                }, {}, nullptr).ok());
+  REQUIRE_FALSE(SnapshotCache::Start(
+                    [](absl::Time) -> absl::StatusOr<RoutingSnapshot> {
+                      return absl::UnavailableError("database down");
+                    },
+                    {}, nullptr)
+                    .ok());
 }
 
 }  // namespace
