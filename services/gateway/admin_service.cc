@@ -19,8 +19,12 @@
 namespace tahe::gateway {
 
 AdminService::AdminService(GatewayRepository* repository, SnapshotCache* cache,
-                           server::WorkerPool* workers)
-    : repository_(repository), cache_(cache), workers_(workers) {}
+                           server::WorkerPool* workers,
+                           std::function<void(AuthFailure)> on_auth_failure)
+    : repository_(repository),
+      cache_(cache),
+      workers_(workers),
+      on_auth_failure_(std::move(on_auth_failure)) {}
 
 grpc::ServerUnaryReactor* AdminService::Handle(
     grpc::CallbackServerContext* ctx, absl::string_view method, Kind kind,
@@ -33,8 +37,12 @@ grpc::ServerUnaryReactor* AdminService::Handle(
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "routing directory not loaded"));
     return reactor;
   }
-  absl::StatusOr<AuthenticatedKey> key = AuthenticateCall(*snapshot, *ctx, full_method);
+  AuthFailure failure = AuthFailure::kNone;
+  absl::StatusOr<AuthenticatedKey> key = AuthenticateCall(*snapshot, *ctx, full_method, &failure);
   if (!key.ok()) {
+    if (on_auth_failure_) {
+      on_auth_failure_(failure);
+    }
     reactor->Finish(ToGrpcStatus(key.status()));
     return reactor;
   }

@@ -33,8 +33,10 @@ namespace tahe::gateway {
 
 class AdminService final : public v1::AdminService::CallbackService {
  public:
-  // REQUIRES: all three outlive the service.
-  AdminService(GatewayRepository* repository, SnapshotCache* cache, server::WorkerPool* workers);
+  // REQUIRES: all three outlive the service. `on_auth_failure` (may be empty) hears of every
+  // refused call, e.g. GatewayRouter::CountAuthFailure for the gateway's metrics.
+  AdminService(GatewayRepository* repository, SnapshotCache* cache, server::WorkerPool* workers,
+               std::function<void(AuthFailure)> on_auth_failure = nullptr);
 
   grpc::ServerUnaryReactor* CreateRegion(grpc::CallbackServerContext* ctx,
                                          const v1::CreateRegionRequest* req,
@@ -78,6 +80,7 @@ class AdminService final : public v1::AdminService::CallbackService {
   GatewayRepository* repository_;
   SnapshotCache* cache_;
   server::WorkerPool* workers_;
+  std::function<void(AuthFailure)> on_auth_failure_;
 };
 
 // The first admin key of a new directory, for launchers and operators setting up a gateway

@@ -88,7 +88,9 @@ absl::Status Run() {
   tahe::gateway::ProxyService proxy(router.AsRouter());
   // Admin calls block on gateway_db: one worker per pool connection.
   tahe::server::WorkerPool admin_workers(absl::GetFlag(FLAGS_db_pool_size));
-  tahe::gateway::AdminService admin(&repository, cache.get(), &admin_workers);
+  tahe::gateway::AdminService admin(
+      &repository, cache.get(), &admin_workers,
+      [&router](tahe::gateway::AuthFailure failure) { router.CountAuthFailure(failure); });
 
   ASSIGN_OR_RETURN(auto server,
                    tahe::server::GrpcServer::Start({.listen = listen,

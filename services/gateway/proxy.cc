@@ -113,6 +113,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   grpc::GenericCallbackServerContext* const ctx_;
   // Keeps the channel of the upstream call alive as long as the call.
   std::shared_ptr<grpc::Channel> channel_;
+  std::function<void(const grpc::Status&)> on_done_;
   grpc::ClientContext up_ctx_;
   UpstreamReactor upstream_{this};
   std::atomic<int> refs_{1};
@@ -153,6 +154,7 @@ ProxyCall::ProxyCall(grpc::GenericCallbackServerContext* ctx, const Router& rout
     return;
   }
   channel_ = std::move(decision.upstream);
+  on_done_ = std::move(decision.on_done);
   for (const auto& [key, value] : decision.metadata) {
     up_ctx_.AddMetadata(key, value);
   }
@@ -274,6 +276,9 @@ void ProxyCall::OnUpstreamDone(const grpc::Status& status) {
       // Code, message and binary details as the backend (or the upstream channel) gave them.
       Finish(status);
     }
+  }
+  if (on_done_) {
+    on_done_(status);
   }
   Unref();
 }

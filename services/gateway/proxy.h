@@ -39,10 +39,11 @@
 // write completed, so a slow reader slows its writer instead of filling the gateway's memory.
 //
 // Metrics: give the router channels made with metrics::CreateMeteredChannel to get the
-// grpc_client_* families per upstream method. Note that every proxied call is a generic bidi
-// stream to gRPC, so interceptors (server and client side) label it grpc_type="bidi_stream".
-// Upstream channels should raise GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH to the backends' limit
-// (64 MiB), as should the gateway's server (ServerBuilder::SetMaxReceiveMessageSize).
+// grpc_client_* families per upstream method, and an on_done hook for per-call figures of its own.
+// Note that every proxied call is a generic bidi stream to gRPC, so interceptors (server and client
+// side) label it grpc_type="bidi_stream". Upstream channels should raise
+// GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH to the backends' limit (64 MiB), as should the gateway's
+// server (ServerBuilder::SetMaxReceiveMessageSize).
 
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
@@ -67,6 +68,9 @@ struct RouteDecision {
   std::shared_ptr<grpc::Channel> upstream;
   // The complete metadata of the upstream call (keys lower-case, "-bin" suffix for binary values).
   std::vector<std::pair<std::string, std::string>> metadata;
+  // Called once when a forwarded call ends, with the status the client gets (the backend's, or
+  // the upstream channel's). Runs on a gRPC thread: must be fast and must not throw. May be empty.
+  std::function<void(const grpc::Status& status)> on_done;
 };
 
 // Decides one call from its method (ctx.method(), "/pkg.Service/Method"), its metadata

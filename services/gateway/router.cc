@@ -9,6 +9,7 @@
 #include "libs/log/log.h"
 #include "libs/metrics/grpc_metrics.h"
 #include "libs/server/call.h"
+#include "libs/status/status.h"
 #include "services/gateway/gateway_repository.h"
 
 namespace tahe::gateway {
@@ -213,6 +214,15 @@ GatewayRouter::GatewayRouter(const SnapshotCache* cache, prometheus::Registry& r
       limiter_(options_.rate_limit),
       requests_(CounterFamily(registry, "tahe_gateway_requests_total",
                               "Calls routed to a backend, by organisation")),
+      responses_(CounterFamily(registry, "tahe_gateway_responses_total",
+                               "Routed calls by organisation and the status code they ended with")),
+      duration_(prometheus::BuildHistogram()
+                    .Name("tahe_gateway_request_duration_seconds")
+                    .Help("Routed calls, from routing to the final status, by organisation")
+                    .Register(registry)),
+      upstream_errors_(CounterFamily(
+          registry, "tahe_gateway_upstream_errors_total",
+          "Routed calls that ended UNAVAILABLE, UNKNOWN, INTERNAL or DATA_LOSS, by region")),
       auth_failures_(CounterFamily(registry, "tahe_gateway_auth_failures_total",
                                    "Calls refused as UNAUTHENTICATED, by reason")),
       permission_denied_(CounterFamily(registry, "tahe_gateway_permission_denied_total",
@@ -250,6 +260,82 @@ std::shared_ptr<grpc::Channel> GatewayRouter::ChannelFor(const std::string& addr
   return channel;
 }
 
+void GatewayRouter::CountAuthFailure(AuthFailure failure) {
+  switch (failure) {
+    case AuthFailure::kMissing:
+      auth_missing_.Increment();
+      break;
+    case AuthFailure::kMalformed:
+      auth_malformed_.Increment();
+      break;
+    case AuthFailure::kInvalid:
+      auth_invalid_.Increment();
+      break;
+    case AuthFailure::kRevoked:
+      auth_revoked_.Increment();
+      break;
+    case AuthFailure::kRole:
+      denied_role_.Increment();
+      break;
+    case AuthFailure::kNone:
+      break;
+  }
+}
+
+GatewayRouter::OrganisationMetrics& GatewayRouter::MetricsOf(const std::string& organisation) {
+  {
+    absl::ReaderMutexLock lock(&org_metrics_mu_);
+    auto it = org_metrics_.find(organisation);
+    if (it != org_metrics_.end()) {
+      return *it->second;
+    }
+  }
+  absl::MutexLock lock(&org_metrics_mu_);
+  std::unique_ptr<OrganisationMetrics>& slot = org_metrics_[organisation];
+  if (slot == nullptr) {
+    slot = std::make_unique<OrganisationMetrics>();
+    slot->requests = &requests_.Add({{"organisation", organisation}});
+    // 250 µs .. 30 s: a proxied read takes well under a millisecond; a bulk import, seconds.
+    slot->duration = &duration_.Add(
+        {{"organisation", organisation}},
+        prometheus::Histogram::BucketBoundaries{0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+  }
+  return *slot;
+}
+
+void GatewayRouter::RecordDone(OrganisationMetrics& metrics, const std::string& organisation,
+                               const std::string& region, absl::Time started,
+                               const grpc::Status& status) {
+  metrics.duration->Observe(absl::ToDoubleSeconds(absl::Now() - started));
+  const int code = static_cast<int>(status.error_code());
+  if (code < 0 || code >= static_cast<int>(metrics.responses.size())) {
+    return;
+  }
+  prometheus::Counter* counter = metrics.responses[code].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Family::Add returns the same counter for the same labels, so a race only repeats a lookup.
+    counter =
+        &responses_.Add({{"organisation", organisation},
+                         {"code", std::string(CodeName(static_cast<absl::StatusCode>(code)))}});
+    metrics.responses[code].store(counter, std::memory_order_release);
+  }
+  counter->Increment();
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::DATA_LOSS:
+      upstream_errors_
+          .Add({{"region", region},
+                {"code", std::string(CodeName(static_cast<absl::StatusCode>(code)))}})
+          .Increment();
+      break;
+    default:
+      break;
+  }
+}
+
 RouteDecision GatewayRouter::Route(const grpc::GenericCallbackServerContext& ctx) {
   std::shared_ptr<const RoutingSnapshot> snapshot = cache_->Get();
   if (snapshot == nullptr) {
@@ -261,25 +347,7 @@ RouteDecision GatewayRouter::Route(const grpc::GenericCallbackServerContext& ctx
   AuthFailure failure = AuthFailure::kNone;
   absl::StatusOr<AuthenticatedKey> key = AuthenticateCall(*snapshot, ctx, method, &failure);
   if (!key.ok()) {
-    switch (failure) {
-      case AuthFailure::kMissing:
-        auth_missing_.Increment();
-        break;
-      case AuthFailure::kMalformed:
-        auth_malformed_.Increment();
-        break;
-      case AuthFailure::kInvalid:
-        auth_invalid_.Increment();
-        break;
-      case AuthFailure::kRevoked:
-        auth_revoked_.Increment();
-        break;
-      case AuthFailure::kRole:
-        denied_role_.Increment();
-        break;
-      case AuthFailure::kNone:
-        break;
-    }
+    CountAuthFailure(failure);
     return Refuse(key.status());
   }
 
@@ -311,8 +379,16 @@ RouteDecision GatewayRouter::Route(const grpc::GenericCallbackServerContext& ctx
 
   std::string request_id = RequestIdOf(ctx);
 
-  requests_.Add({{"organisation", *tenant}}).Increment();
+  OrganisationMetrics& metrics = MetricsOf(*tenant);
+  metrics.requests->Increment();
   RouteDecision decision{.status = absl::OkStatus(), .upstream = ChannelFor(*address)};
+  auto region = snapshot->organisation_region.find(*tenant);
+  decision.on_done = [this, &metrics, organisation = *tenant,
+                      region = region != snapshot->organisation_region.end() ? region->second
+                                                                             : std::string(),
+                      started = absl::Now()](const grpc::Status& status) {
+    RecordDone(metrics, organisation, region, started, status);
+  };
   decision.metadata.reserve(4);
   decision.metadata.emplace_back(server::kInternalTokenHeader, options_.internal_token);
   decision.metadata.emplace_back(server::kTenantHeader, *std::move(tenant));

@@ -26,8 +26,14 @@
 //
 // Metrics (on the given registry):
 //   tahe_gateway_requests_total{organisation}        calls routed to a backend
+//   tahe_gateway_responses_total{organisation,code}  routed calls by the status they ended with
+//   tahe_gateway_request_duration_seconds{organisation}  routed calls, routing to final status
+//   tahe_gateway_upstream_errors_total{region,code}  routed calls that ended UNAVAILABLE, UNKNOWN,
+//                                                    INTERNAL or DATA_LOSS (backend down or
+//                                                    failing)
 //   tahe_gateway_auth_failures_total{reason}         missing | malformed | invalid | revoked
 //   tahe_gateway_permission_denied_total{reason}     role | tenant
+//                                                    (admin API refusals too: CountAuthFailure)
 //   tahe_gateway_rate_limited_total{organisation}    calls refused by the rate limiter
 //   tahe_gateway_snapshot_refresh_failures_total     failed directory reloads
 //   tahe_gateway_snapshot_last_success_timestamp_seconds
@@ -37,8 +43,11 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -104,6 +113,16 @@ class SnapshotCache {
   std::thread thread_;
 };
 
+// Why AuthenticateCall refused a call (the router counts these).
+enum class AuthFailure {
+  kNone,
+  kMissing,    // no authorization header
+  kMalformed,  // more than one, another scheme, or not a well-formed key
+  kInvalid,    // unknown key id or wrong secret
+  kRevoked,    // the key is revoked
+  kRole,       // the method needs a role the key lacks (or is not routable at all)
+};
+
 class GatewayRouter {
  public:
   struct Options {
@@ -130,7 +149,21 @@ class GatewayRouter {
   // The channel for an upstream address (created once, then shared).
   std::shared_ptr<grpc::Channel> ChannelFor(const std::string& address);
 
+  // Counts a refusal of AuthenticateCall in the auth_failures/permission_denied families (the
+  // admin API authenticates without routing, and reports here).
+  void CountAuthFailure(AuthFailure failure);
+
  private:
+  // Per-organisation instruments, created on first use and kept (organisations are few).
+  struct OrganisationMetrics {
+    prometheus::Counter* requests = nullptr;
+    prometheus::Histogram* duration = nullptr;
+    std::array<std::atomic<prometheus::Counter*>, 17> responses{};  // by grpc::StatusCode
+  };
+  OrganisationMetrics& MetricsOf(const std::string& organisation);
+  void RecordDone(OrganisationMetrics& metrics, const std::string& organisation,
+                  const std::string& region, absl::Time started, const grpc::Status& status);
+
   RouteDecision Refuse(absl::Status status) { return {.status = std::move(status)}; }
 
   const SnapshotCache* cache_;
@@ -139,6 +172,9 @@ class GatewayRouter {
   TokenBucketLimiter limiter_;
 
   prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& responses_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Counter>& upstream_errors_;
   prometheus::Family<prometheus::Counter>& auth_failures_;
   prometheus::Family<prometheus::Counter>& permission_denied_;
   prometheus::Family<prometheus::Counter>& rate_limited_;
@@ -149,6 +185,10 @@ class GatewayRouter {
   prometheus::Counter& denied_role_;
   prometheus::Counter& denied_tenant_;
 
+  absl::Mutex org_metrics_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<OrganisationMetrics>> org_metrics_
+      ABSL_GUARDED_BY(org_metrics_mu_);
+
   absl::Mutex channels_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_
       ABSL_GUARDED_BY(channels_mu_);
@@ -156,16 +196,6 @@ class GatewayRouter {
 
 // A fresh request id: 32 lower-case hex characters (not a secret; a fast thread-local PRNG).
 std::string NewRequestId();
-
-// Why AuthenticateCall refused a call (the router counts these).
-enum class AuthFailure {
-  kNone,
-  kMissing,    // no authorization header
-  kMalformed,  // more than one, another scheme, or not a well-formed key
-  kInvalid,    // unknown key id or wrong secret
-  kRevoked,    // the key is revoked
-  kRole,       // the method needs a role the key lacks (or is not routable at all)
-};
 
 // The key a call presents, checked against `full_method`'s role.
 struct AuthenticatedKey {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -87,6 +88,37 @@ double CounterSum(prometheus::Registry& registry, const std::string& family,
     }
   }
   return sum;
+}
+
+uint64_t HistogramCount(prometheus::Registry& registry, const std::string& family,
+                        const std::string& label, const std::string& value) {
+  uint64_t count = 0;
+  for (const prometheus::MetricFamily& f : registry.Collect()) {
+    if (f.name != family) {
+      continue;
+    }
+    for (const prometheus::ClientMetric& m : f.metric) {
+      for (const prometheus::ClientMetric::Label& l : m.label) {
+        if (l.name == label && l.value == value) {
+          count += m.histogram.sample_count;
+        }
+      }
+    }
+  }
+  return count;
+}
+
+// The proxy records a call's figures right after it finished the call, so a client may look a
+// moment too early: poll (bounded) for the expected value.
+template <typename Fn>
+auto Eventually(Fn fn, decltype(fn()) want) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto got = fn();
+  while (got != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    got = fn();
+  }
+  return got;
 }
 
 // Records each call's metadata and finishes it OK at once.
@@ -322,6 +354,67 @@ TEST_CASE("router: a keyed ledger call lands in the key's organisation", "[gatew
                      {{"organisation", "lahti"}}) == 4);
   REQUIRE(CounterSum(f.gateway_registry, "grpc_client_handled_total",
                      {{"grpc_method", "PostEntry"}, {"grpc_code", "OK"}}) == 1);
+  REQUIRE(Eventually(
+              [&] {
+                return CounterSum(f.gateway_registry, "tahe_gateway_responses_total",
+                                  {{"organisation", "lahti"}, {"code", "OK"}});
+              },
+              4.0) == 4.0);
+  REQUIRE(Eventually(
+              [&] {
+                return HistogramCount(f.gateway_registry, "tahe_gateway_request_duration_seconds",
+                                      "organisation", "lahti");
+              },
+              uint64_t{4}) == 4);
+  REQUIRE(HistogramCount(f.gateway_registry, "tahe_gateway_request_duration_seconds",
+                         "organisation", "vaasa") == 0);
+}
+
+TEST_CASE("router: a cell that is down is UNAVAILABLE at once and counted as upstream error",
+          "[gateway][pg]") {
+  Fixture f;
+  v1::CreateRegionRequest region;
+  region.set_request_id("region-down");
+  region.mutable_region()->set_slug("pohjanmaa");
+  region.mutable_region()->set_name("Pohjanmaa");
+  // Nothing listens on port 1.
+  (*region.mutable_region()->mutable_service_addresses())["tahe.ledger.v1"] = "127.0.0.1:1";
+  REQUIRE(f.directory.CreateRegion(f.call, region).ok());
+  v1::CreateOrganisationRequest org;
+  org.set_request_id("org-seinajoki");
+  org.mutable_organisation()->set_slug("seinajoki");
+  org.mutable_organisation()->set_name("Seinäjoki");
+  org.mutable_organisation()->set_business_id("0245904-2");
+  org.mutable_organisation()->set_region("pohjanmaa");
+  REQUIRE(f.directory.CreateOrganisation(f.call, org).ok());
+  v1::IssueApiKeyResponse key = f.Key("k-seinajoki", {"ledger.read"}, {"seinajoki"});
+  REQUIRE(f.cache->Refresh().ok());
+
+  auto started = std::chrono::steady_clock::now();
+  ledger_v1::GetTrialBalanceResponse tb;
+  REQUIRE_CODE(f.Call(&LedgerStub::GetTrialBalance, f.Everything(), key.api_key(), "", &tb),
+               grpc::StatusCode::UNAVAILABLE);
+  // Not a hang until the 10 s deadline.
+  REQUIRE(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  REQUIRE(Eventually(
+              [&] {
+                return CounterSum(f.gateway_registry, "tahe_gateway_upstream_errors_total",
+                                  {{"region", "pohjanmaa"}, {"code", "UNAVAILABLE"}});
+              },
+              1.0) == 1.0);
+  REQUIRE(Eventually(
+              [&] {
+                return CounterSum(f.gateway_registry, "tahe_gateway_responses_total",
+                                  {{"organisation", "seinajoki"}, {"code", "UNAVAILABLE"}});
+              },
+              1.0) == 1.0);
+
+  // The other region is served as before.
+  f.SetUpTenant(f.writer.api_key());
+  REQUIRE_CODE(f.Call(&LedgerStub::GetTrialBalance, f.Everything(), f.writer.api_key()),
+               grpc::StatusCode::OK);
+  REQUIRE(CounterSum(f.gateway_registry, "tahe_gateway_upstream_errors_total",
+                     {{"region", "paijat-hame"}}) == 0);
 }
 
 TEST_CASE("router: the backend gets exactly the verified metadata", "[gateway][pg]") {
