@@ -19,12 +19,8 @@
 namespace tahe::gateway {
 
 AdminService::AdminService(GatewayRepository* repository, SnapshotCache* cache,
-                           server::WorkerPool* workers,
-                           std::function<void(AuthFailure)> on_auth_failure)
-    : repository_(repository),
-      cache_(cache),
-      workers_(workers),
-      on_auth_failure_(std::move(on_auth_failure)) {}
+                           server::WorkerPool* workers, Options options)
+    : repository_(repository), cache_(cache), workers_(workers), options_(std::move(options)) {}
 
 grpc::ServerUnaryReactor* AdminService::Handle(
     grpc::CallbackServerContext* ctx, absl::string_view method, Kind kind,
@@ -40,8 +36,8 @@ grpc::ServerUnaryReactor* AdminService::Handle(
   AuthFailure failure = AuthFailure::kNone;
   absl::StatusOr<AuthenticatedKey> key = AuthenticateCall(*snapshot, *ctx, full_method, &failure);
   if (!key.ok()) {
-    if (on_auth_failure_) {
-      on_auth_failure_(failure);
+    if (options_.on_auth_failure) {
+      options_.on_auth_failure(failure);
     }
     reactor->Finish(ToGrpcStatus(key.status()));
     return reactor;
@@ -105,7 +101,17 @@ grpc::ServerUnaryReactor* AdminService::ListOrganisations(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* AdminService::UpdateOrganisation(grpc::CallbackServerContext* ctx,
                                                            const v1::UpdateOrganisationRequest* req,
                                                            v1::Organisation* resp) {
-  TAHE_ADMIN_UNARY(UpdateOrganisation, kMutation, repository_->UpdateOrganisation(call, *req));
+  return Handle(ctx, "UpdateOrganisation", Kind::kMutation,
+                [this, req, resp](const server::CallContext& call) -> absl::Status {
+                  GatewayRepository::MoveCheck may_move;
+                  if (options_.may_move) {
+                    may_move = [this, &call](const std::string& org, const std::string& from) {
+                      return options_.may_move(org, from, call.deadline);
+                    };
+                  }
+                  ASSIGN_OR_RETURN(*resp, repository_->UpdateOrganisation(call, *req, may_move));
+                  return absl::OkStatus();
+                });
 }
 grpc::ServerUnaryReactor* AdminService::IssueApiKey(grpc::CallbackServerContext* ctx,
                                                     const v1::IssueApiKeyRequest* req,

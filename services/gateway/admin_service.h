@@ -33,10 +33,19 @@ namespace tahe::gateway {
 
 class AdminService final : public v1::AdminService::CallbackService {
  public:
-  // REQUIRES: all three outlive the service. `on_auth_failure` (may be empty) hears of every
-  // refused call, e.g. GatewayRouter::CountAuthFailure for the gateway's metrics.
+  struct Options {
+    // Hears of every refused call (may be empty), e.g. GatewayRouter::CountAuthFailure.
+    std::function<void(AuthFailure)> on_auth_failure;
+    // Whether an organisation may leave its region (see GatewayRepository::MoveCheck), given
+    // the call's deadline, e.g. GatewayRouter::CheckNoTenantData. Empty: moves are refused.
+    std::function<absl::Status(const std::string& organisation, const std::string& from_region,
+                               absl::Time deadline)>
+        may_move;
+  };
+
+  // REQUIRES: all three outlive the service.
   AdminService(GatewayRepository* repository, SnapshotCache* cache, server::WorkerPool* workers,
-               std::function<void(AuthFailure)> on_auth_failure = nullptr);
+               Options options = {});
 
   grpc::ServerUnaryReactor* CreateRegion(grpc::CallbackServerContext* ctx,
                                          const v1::CreateRegionRequest* req,
@@ -80,7 +89,7 @@ class AdminService final : public v1::AdminService::CallbackService {
   GatewayRepository* repository_;
   SnapshotCache* cache_;
   server::WorkerPool* workers_;
-  std::function<void(AuthFailure)> on_auth_failure_;
+  Options options_;
 };
 
 // The first admin key of a new directory, for launchers and operators setting up a gateway

@@ -532,7 +532,7 @@ absl::StatusOr<v1::ListOrganisationsResponse> GatewayRepository::ListOrganisatio
 }
 
 absl::StatusOr<v1::Organisation> GatewayRepository::UpdateOrganisation(
-    const CallContext& call, const v1::UpdateOrganisationRequest& req) {
+    const CallContext& call, const v1::UpdateOrganisationRequest& req, const MoveCheck& may_move) {
   RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
   RETURN_IF_ERROR(ValidateSlug("slug", req.slug()));
   if (!req.name().empty()) {
@@ -569,13 +569,14 @@ absl::StatusOr<v1::Organisation> GatewayRepository::UpdateOrganisation(
                   return absl::NotFoundError(
                       absl::StrCat("region: region ", req.region(), " does not exist"));
                 }
-                if (!req.confirm_no_data_in_current_region()) {
-                  return absl::FailedPreconditionError(absl::StrCat(
-                      "region: moving organisation ", org.slug(), " from region ", org.region(),
-                      " to ", req.region(), " is refused while it may have data in ", org.region(),
-                      "'s cell, which the gateway cannot inspect. Migrate or remove its data "
-                      "there first, then retry with confirm_no_data_in_current_region set"));
+                if (!may_move) {
+                  return absl::FailedPreconditionError(
+                      absl::StrCat("region: moving organisation ", org.slug(),
+                                   " needs a check that it has no "
+                                   "data in region ",
+                                   org.region(), ", and none is configured"));
                 }
+                RETURN_IF_ERROR(may_move(org.slug(), org.region()));
                 changes.emplace_back("previous_region", log::JsonQuote(org.region()));
                 changes.emplace_back("region", log::JsonQuote(req.region()));
                 org.set_region(req.region());

@@ -61,9 +61,15 @@ class GatewayRepository {
                                                       const v1::CreateOrganisationRequest& req);
   absl::StatusOr<v1::ListOrganisationsResponse> ListOrganisations(
       const CallContext& call, const v1::ListOrganisationsRequest& req);
-  // Moving to another region: FAILED_PRECONDITION unless confirm_no_data_in_current_region.
+  // Decides whether `organisation` may leave `from_region`: OK if it has no data there, else the
+  // error to return (FAILED_PRECONDITION saying what is there, UNAVAILABLE if unknown).
+  using MoveCheck =
+      std::function<absl::Status(const std::string& organisation, const std::string& from_region)>;
+  // Moving to another region runs `may_move` inside the transaction, with the organisation's row
+  // locked (no concurrent move); without a `may_move` a move is refused (FAILED_PRECONDITION).
   absl::StatusOr<v1::Organisation> UpdateOrganisation(const CallContext& call,
-                                                      const v1::UpdateOrganisationRequest& req);
+                                                      const v1::UpdateOrganisationRequest& req,
+                                                      const MoveCheck& may_move = nullptr);
 
   // --- API keys ---
   // The response carries the secret (api_key) only on the first call; a replay has it empty.

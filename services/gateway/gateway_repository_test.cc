@@ -422,22 +422,38 @@ TEST_CASE("directory: bad input is INVALID_ARGUMENT naming the field", "[gateway
   CHECK(admin.key().regions().empty());
 }
 
-TEST_CASE("directory: moving an organisation needs the operator's confirmation", "[gateway][pg]") {
+TEST_CASE("directory: moving an organisation is refused while it has data in its region",
+          "[gateway][pg]") {
   Directory d;
   d.Seed();
   v1::UpdateOrganisationRequest move;
   move.set_request_id("move-1");
   move.set_slug("lahti");
   move.set_region("pohjanmaa");
+  // No check configured: refused.
   absl::Status refused = d.repo->UpdateOrganisation(d.call, move).status();
   CHECK(refused.code() == absl::StatusCode::kFailedPrecondition);
-  CHECK_THAT(std::string(refused.message()), Contains("confirm_no_data_in_current_region"));
   CHECK(d.Snapshot().organisation_region.at("lahti") == "paijat-hame");
 
-  // The refusal was not remembered: the same request id with the flag goes through.
-  move.set_confirm_no_data_in_current_region(true);
+  // The cell says there is data: refused with its message; asked about the current region.
+  std::vector<std::pair<std::string, std::string>> asked;
+  bool has_data = true;
+  GatewayRepository::MoveCheck check = [&](const std::string& org, const std::string& region) {
+    asked.emplace_back(org, region);
+    return has_data ? absl::FailedPreconditionError("lahti has data: ledger: 10 entries")
+                    : absl::OkStatus();
+  };
+  refused = d.repo->UpdateOrganisation(d.call, move, check).status();
+  CHECK(refused.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(refused.message()), Contains("10 entries"));
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0] == std::pair<std::string, std::string>("lahti", "paijat-hame"));
+  CHECK(d.Snapshot().organisation_region.at("lahti") == "paijat-hame");
+
+  // The refusal was not remembered: the same request id goes through once the data is gone.
+  has_data = false;
   move.set_name("Lahden kaupunki");
-  absl::StatusOr<v1::Organisation> moved = d.repo->UpdateOrganisation(d.call, move);
+  absl::StatusOr<v1::Organisation> moved = d.repo->UpdateOrganisation(d.call, move, check);
   REQUIRE(moved.ok());
   CHECK(moved->region() == "pohjanmaa");
   CHECK(moved->name() == "Lahden kaupunki");
@@ -446,19 +462,27 @@ TEST_CASE("directory: moving an organisation needs the operator's confirmation",
   CHECK(s.organisation_region.at("lahti") == "pohjanmaa");
   CHECK(*s.UpstreamFor("lahti", kLedger) == "127.0.0.1:50151");
 
+  // Renaming without moving asks nothing.
+  asked.clear();
+  v1::UpdateOrganisationRequest rename;
+  rename.set_request_id("rename-1");
+  rename.set_slug("lahti");
+  rename.set_name("Lahti");
+  REQUIRE(d.repo->UpdateOrganisation(d.call, rename, check).ok());
+  CHECK(asked.empty());
+
   v1::UpdateOrganisationRequest to_nowhere;
   to_nowhere.set_request_id("move-2");
   to_nowhere.set_slug("lahti");
   to_nowhere.set_region("nosuch");
-  to_nowhere.set_confirm_no_data_in_current_region(true);
-  CHECK(d.repo->UpdateOrganisation(d.call, to_nowhere).status().code() ==
+  CHECK(d.repo->UpdateOrganisation(d.call, to_nowhere, check).status().code() ==
         absl::StatusCode::kNotFound);
 
   v1::ListAuditEventsRequest q;
   q.set_target("organisation/lahti");
   absl::StatusOr<v1::ListAuditEventsResponse> events = d.repo->ListAuditEvents(d.call, q);
   REQUIRE(events.ok());
-  REQUIRE(events->events_size() == 2);
+  REQUIRE(events->events_size() == 3);
   CHECK(events->events(1).action() == "UpdateOrganisation");
   CHECK_THAT(events->events(1).details(), Contains("\"previous_region\": \"paijat-hame\""));
   CHECK_THAT(events->events(1).details(), Contains("\"region\": \"pohjanmaa\""));

@@ -90,7 +90,13 @@ absl::Status Run() {
   tahe::server::WorkerPool admin_workers(absl::GetFlag(FLAGS_db_pool_size));
   tahe::gateway::AdminService admin(
       &repository, cache.get(), &admin_workers,
-      [&router](tahe::gateway::AuthFailure failure) { router.CountAuthFailure(failure); });
+      {.on_auth_failure =
+           [&router](tahe::gateway::AuthFailure failure) { router.CountAuthFailure(failure); },
+       .may_move =
+           [&router](const std::string& organisation, const std::string& from_region,
+                     absl::Time deadline) {
+             return router.CheckNoTenantData(organisation, from_region, deadline);
+           }});
 
   ASSIGN_OR_RETURN(auto server,
                    tahe::server::GrpcServer::Start({.listen = listen,

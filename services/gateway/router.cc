@@ -1,16 +1,20 @@
 #include "services/gateway/router.h"
 
+#include <map>
 #include <random>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "libs/log/log.h"
 #include "libs/metrics/grpc_metrics.h"
 #include "libs/server/call.h"
 #include "libs/status/status.h"
 #include "services/gateway/gateway_repository.h"
+#include "tahe/tenancy/v1/tenancy.grpc.pb.h"
 
 namespace tahe::gateway {
 
@@ -258,6 +262,51 @@ std::shared_ptr<grpc::Channel> GatewayRouter::ChannelFor(const std::string& addr
       registry_, args);
   channels_.emplace(address, channel);
   return channel;
+}
+
+absl::Status GatewayRouter::CheckNoTenantData(const std::string& organisation,
+                                              const std::string& region, absl::Time deadline) {
+  std::shared_ptr<const RoutingSnapshot> snapshot = cache_->Get();
+  auto services = snapshot->region_services.find(region);
+  if (services == snapshot->region_services.end() || services->second.empty()) {
+    return absl::OkStatus();  // a region without services holds no data
+  }
+  // One question per distinct address: a process serving several prefixes answers once.
+  std::map<std::string, std::string> prefix_of_address;
+  for (const auto& [prefix, address] : services->second) {
+    prefix_of_address.emplace(address, prefix);
+  }
+  std::vector<std::string> found;
+  const std::string request_id = NewRequestId();
+  for (const auto& [address, prefix] : prefix_of_address) {
+    auto stub = tahe::tenancy::v1::TenantDataService::NewStub(ChannelFor(address));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(deadline));
+    ctx.AddMetadata(server::kInternalTokenHeader, options_.internal_token);
+    ctx.AddMetadata(server::kTenantHeader, organisation);
+    ctx.AddMetadata(server::kPrincipalHeader, "gateway");
+    ctx.AddMetadata(server::kRequestIdHeader, request_id);
+    tahe::tenancy::v1::DescribeTenantDataResponse resp;
+    grpc::Status status = stub->DescribeTenantData(&ctx, {}, &resp);
+    if (!status.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("region: cannot tell whether organisation ", organisation,
+                       " has data in region ", region, ": ", prefix, " at ", address, " answered ",
+                       CodeName(static_cast<absl::StatusCode>(status.error_code())), ": ",
+                       status.error_message(), "; the organisation was not moved"));
+    }
+    if (resp.has_data()) {
+      found.push_back(
+          absl::StrCat(resp.service().empty() ? prefix : resp.service(), ": ", resp.summary()));
+    }
+  }
+  if (!found.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("region: organisation ", organisation, " has data in region ", region, " (",
+                     absl::StrJoin(found, "; "),
+                     "); moving it would strand that data. Migrate or remove it first"));
+  }
+  return absl::OkStatus();
 }
 
 void GatewayRouter::CountAuthFailure(AuthFailure failure) {

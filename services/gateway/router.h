@@ -149,6 +149,14 @@ class GatewayRouter {
   // The channel for an upstream address (created once, then shared).
   std::shared_ptr<grpc::Channel> ChannelFor(const std::string& address);
 
+  // OK if `organisation` has no data in any service of `region`'s cell: asks each distinct
+  // upstream address of the region (tahe.tenancy.v1.TenantDataService/DescribeTenantData, with
+  // the internal credential and the organisation as tenant) and waits for the answers (blocking:
+  // call from a worker thread). FAILED_PRECONDITION naming what is there; UNAVAILABLE naming the
+  // service that could not be asked (a move is never made without every answer).
+  absl::Status CheckNoTenantData(const std::string& organisation, const std::string& region,
+                                 absl::Time deadline);
+
   // Counts a refusal of AuthenticateCall in the auth_failures/permission_denied families (the
   // admin API authenticates without routing, and reports here).
   void CountAuthFailure(AuthFailure failure);

@@ -161,8 +161,9 @@ T OrThrow(absl::StatusOr<T> v) {
 struct Fixture {
   explicit Fixture(TokenBucketLimiter::Options rate = {.rate_per_second = 0, .burst = 1})
       : service(&repository, &committer, {&auth, &workers}, {}) {
-    ledger_server = OrThrow(server::GrpcServer::Start(
-        {.listen = "127.0.0.1:0", .services = {&service}, .metrics = &ledger_registry}));
+    ledger_server = OrThrow(server::GrpcServer::Start({.listen = "127.0.0.1:0",
+                                                       .services = {&service, &tenant_data},
+                                                       .metrics = &ledger_registry}));
     reporting_server = OrThrow(
         server::GrpcServer::Start({.listen = "127.0.0.1:0", .generic_service = &recording}));
 
@@ -309,6 +310,7 @@ struct Fixture {
   server::Authenticator auth{kToken};
   server::WorkerPool workers{kPoolSize};
   ledger::LedgerService service;
+  ledger::LedgerTenantDataService tenant_data{&repository, {&auth, &workers}};
   std::unique_ptr<server::GrpcServer> ledger_server;
   RecordingBackend recording;
   std::unique_ptr<server::GrpcServer> reporting_server;
@@ -600,6 +602,66 @@ TEST_CASE("snapshot cache keeps the last good snapshot when a reload fails", "[g
                     },
                     {}, nullptr)
                     .ok());
+}
+
+}  // namespace
+}  // namespace tahe::gateway
+
+namespace tahe::gateway {
+namespace {
+
+TEST_CASE("router: an organisation with data in its cell may not leave the region",
+          "[gateway][pg]") {
+  Fixture f;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  // Nothing in the ledger yet for either organisation. (The fixture's stand-in reporting backend
+  // answers every call OK without a message, which is no answer: it cannot be asked.)
+  absl::Status stand_in = f.router->CheckNoTenantData("lahti", "paijat-hame", deadline);
+  CHECK(stand_in.code() == absl::StatusCode::kUnavailable);
+  CHECK_THAT(std::string(stand_in.message()), Catch::Matchers::Contains("tahe.reporting.v1 at"));
+  v1::UpdateRegionRequest ledger_only;
+  ledger_only.set_request_id("ledger-only");
+  ledger_only.set_slug("paijat-hame");
+  ledger_only.add_remove_service_prefixes("tahe.reporting.v1");
+  REQUIRE(f.directory.UpdateRegion(f.call, ledger_only).ok());
+  REQUIRE(f.cache->Refresh().ok());
+  REQUIRE(f.router->CheckNoTenantData("lahti", "paijat-hame", deadline).ok());
+  f.SetUpTenant(f.writer.api_key());
+  absl::Status lahti = f.router->CheckNoTenantData("lahti", "paijat-hame", deadline);
+  CHECK(lahti.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(lahti.message()),
+             Catch::Matchers::Contains("tahe.ledger.v1.LedgerService: ") &&
+                 Catch::Matchers::Contains("1 periods"));
+  CHECK(f.router->CheckNoTenantData("vaasa", "paijat-hame", deadline).ok());
+
+  // A cell that cannot answer: no move.
+  v1::CreateRegionRequest region;
+  region.set_request_id("region-down");
+  region.mutable_region()->set_slug("pohjanmaa");
+  region.mutable_region()->set_name("Pohjanmaa");
+  (*region.mutable_region()->mutable_service_addresses())["tahe.ledger.v1"] = "127.0.0.1:1";
+  REQUIRE(f.directory.CreateRegion(f.call, region).ok());
+  REQUIRE(f.cache->Refresh().ok());
+  absl::Status down = f.router->CheckNoTenantData("vaasa", "pohjanmaa", deadline);
+  CHECK(down.code() == absl::StatusCode::kUnavailable);
+  CHECK_THAT(std::string(down.message()), Catch::Matchers::Contains("127.0.0.1:1"));
+
+  // Through the repository, as the admin API does: lahti stays, vaasa moves.
+  GatewayRepository::MoveCheck check = [&](const std::string& org, const std::string& from) {
+    return f.router->CheckNoTenantData(org, from, deadline);
+  };
+  v1::UpdateOrganisationRequest move;
+  move.set_request_id("move-lahti");
+  move.set_slug("lahti");
+  move.set_region("pohjanmaa");
+  CHECK(f.directory.UpdateOrganisation(f.call, move, check).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  move.set_request_id("move-vaasa");
+  move.set_slug("vaasa");
+  absl::StatusOr<v1::Organisation> moved = f.directory.UpdateOrganisation(f.call, move, check);
+  INFO(moved.status().ToString());
+  REQUIRE(moved.ok());
+  CHECK(moved->region() == "pohjanmaa");
 }
 
 }  // namespace

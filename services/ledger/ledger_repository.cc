@@ -681,6 +681,30 @@ absl::StatusOr<v1::ListPeriodsResponse> LedgerRepository::ListPeriods(const Call
       });
 }
 
+// --- tenancy ------------------------------------------------------------------------------------
+
+absl::StatusOr<tahe::tenancy::v1::DescribeTenantDataResponse> LedgerRepository::DescribeTenantData(
+    const CallContext& call) {
+  using Response = tahe::tenancy::v1::DescribeTenantDataResponse;
+  return pg::InTenantTransaction<Response>(
+      *pool_, call.tenant, Tx(call, true), [&](pqxx::work& tx) -> absl::StatusOr<Response> {
+        pqxx::row counts = tx.exec_params1(
+            "SELECT (SELECT count(*) FROM accounts WHERE tenant_id = $1),"
+            " (SELECT count(*) FROM dimensions WHERE tenant_id = $1),"
+            " (SELECT count(*) FROM periods WHERE tenant_id = $1),"
+            " (SELECT count(*) FROM entries WHERE tenant_id = $1)",
+            call.tenant);
+        const int64_t accounts = counts[0].as<int64_t>(), dimensions = counts[1].as<int64_t>(),
+                      periods = counts[2].as<int64_t>(), entries = counts[3].as<int64_t>();
+        Response resp;
+        resp.set_service("tahe.ledger.v1.LedgerService");
+        resp.set_has_data(accounts + dimensions + periods + entries > 0);
+        resp.set_summary(absl::StrCat(accounts, " accounts, ", dimensions, " dimensions, ", periods,
+                                      " periods, ", entries, " entries"));
+        return resp;
+      });
+}
+
 // --- posting ------------------------------------------------------------------------------------
 
 std::vector<PostOutcome> LedgerRepository::PostInTransaction(

@@ -12,6 +12,7 @@
 #include "libs/server/call.h"
 #include "services/ledger/ledger_domain.h"
 #include "tahe/ledger/v1/ledger.pb.h"
+#include "tahe/tenancy/v1/tenancy.pb.h"
 
 namespace prometheus {
 class Registry;
@@ -77,6 +78,12 @@ class LedgerRepository {
   absl::StatusOr<v1::Period> ReopenPeriod(const CallContext& call,
                                           const v1::ReopenPeriodRequest& req);
   absl::StatusOr<v1::ListPeriodsResponse> ListPeriods(const CallContext& call);
+
+  // --- tenancy ---
+  // What call.tenant has here (accounts, dimensions, periods, entries), for the gateway's check
+  // before an organisation moves to another region.
+  absl::StatusOr<tahe::tenancy::v1::DescribeTenantDataResponse> DescribeTenantData(
+      const CallContext& call);
 
   // --- posting ---
   // Posts a group of entries (any tenants) in ONE transaction: the group commit. Each input gets

@@ -173,7 +173,7 @@ struct LedgerFixture {
   explicit LedgerFixture(LedgerService::Options options = {})
       : service(&repository, &committer, {&auth, &workers}, options) {
     auto started = server::GrpcServer::Start(
-        {.listen = "127.0.0.1:0", .services = {&service}, .metrics = &registry});
+        {.listen = "127.0.0.1:0", .services = {&service, &tenant_data}, .metrics = &registry});
     REQUIRE(started.ok());
     server = *std::move(started);
     REQUIRE(server->port() > 0);
@@ -304,6 +304,7 @@ struct LedgerFixture {
   server::Authenticator auth{kToken};
   server::WorkerPool workers{kPoolSize};
   LedgerService service;
+  LedgerTenantDataService tenant_data{&repository, {&auth, &workers}};
   std::unique_ptr<server::GrpcServer> server;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<Stub> stub;
@@ -2380,6 +2381,40 @@ TEST_CASE("control characters in free text are refused naming the field", "[ledg
   CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK_THAT(status.error_message(), StartsWith("account.name:"));
   REQUIRE(f.State().sequences.empty());
+}
+
+}  // namespace
+}  // namespace tahe::ledger
+
+namespace tahe::ledger {
+namespace {
+
+TEST_CASE("DescribeTenantData tells whether a tenant has ledger data, for that tenant only",
+          "[ledger][pg]") {
+  LedgerFixture f;
+  auto stub = tahe::tenancy::v1::TenantDataService::NewStub(f.channel);
+  auto describe = [&](const Caller& caller, tahe::tenancy::v1::DescribeTenantDataResponse* out) {
+    grpc::ClientContext ctx;
+    PrepareContext(&ctx, caller);
+    return stub->DescribeTenantData(&ctx, {}, out);
+  };
+  tahe::tenancy::v1::DescribeTenantDataResponse resp;
+  REQUIRE(describe({.tenant = "a"}, &resp).ok());
+  CHECK_FALSE(resp.has_data());
+  CHECK(resp.service() == "tahe.ledger.v1.LedgerService");
+  CHECK(resp.summary() == "0 accounts, 0 dimensions, 0 periods, 0 entries");
+
+  f.SetUpTenant("a");
+  REQUIRE(describe({.tenant = "a"}, &resp).ok());
+  CHECK(resp.has_data());
+  CHECK_THAT(resp.summary(), Catch::Matchers::Contains("3 periods, 0 entries"));
+  REQUIRE(describe({.tenant = "b"}, &resp).ok());
+  CHECK_FALSE(resp.has_data());
+
+  // Like every ledger call: the internal credential and a tenant are required.
+  CHECK(describe({.tenant = "a", .token = ""}, &resp).error_code() ==
+        grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(describe({.tenant = ""}, &resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace

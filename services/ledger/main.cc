@@ -74,11 +74,12 @@ absl::Status Run() {
   tahe::server::Authenticator auth(token);
   tahe::server::WorkerPool workers(pool_size);
   tahe::ledger::LedgerService service(&repository, &committer, {&auth, &workers}, {});
+  tahe::ledger::LedgerTenantDataService tenant_data(&repository, {&auth, &workers});
 
   ASSIGN_OR_RETURN(auto server,
                    tahe::server::GrpcServer::Start(
                        {.listen = listen,
-                        .services = {&service},
+                        .services = {&service, &tenant_data},
                         .health_names = {tahe::ledger::v1::LedgerService::service_full_name()},
                         .metrics = &metrics->registry()}));
   tahe::log::Info(

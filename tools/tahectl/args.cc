@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
 namespace tahe::tahectl {
@@ -11,11 +12,29 @@ const std::vector<OptionSpec>& KnownOptions() {
       // Global.
       {"addr", true, false},
       {"tenant", true, false},
+      {"env-file", true, false},
+      {"api-key-file", true, false},
       {"internal-token-file", true, false},
       {"timeout", true, false},
+      {"json", false, false},
       {"help", false, false},
-      // Per command.
-      {"service", true, false},
+      // Per command. Options that some commands repeat and others take once (--service,
+      // --region, --organisation, --dimension) are repeatable here; the commands that take
+      // them once check Args::AtMostOnce.
+      {"service", true, true},
+      {"remove-service", true, true},
+      {"name", true, false},
+      {"business-id", true, false},
+      {"region", true, true},
+      {"organisation", true, true},
+      {"role", true, true},
+      {"include-revoked", false, false},
+      {"key-file", true, false},
+      {"target", true, false},
+      {"after-id", true, false},
+      {"limit", true, false},
+      {"file", true, false},
+      {"dimension", true, true},
       {"template", true, false},
       {"request-id", true, false},
       {"date", true, false},
@@ -35,8 +54,28 @@ const std::vector<OptionSpec>& KnownOptions() {
 
 const std::vector<absl::string_view>& GlobalOptions() {
   static const auto* const kGlobal = new std::vector<absl::string_view>{
-      "addr", "tenant", "internal-token-file", "timeout", "help"};
+      "addr",    "tenant", "env-file", "api-key-file", "internal-token-file",
+      "timeout", "json",   "help"};
   return *kGlobal;
+}
+
+namespace {
+
+constexpr absl::string_view kUsagePayload = "tahectl/usage";
+
+}  // namespace
+
+absl::Status UsageError(absl::Status status) {
+  status.SetPayload(kUsagePayload, absl::Cord("1"));
+  return status;
+}
+
+absl::Status UsageError(absl::string_view message) {
+  return UsageError(absl::InvalidArgumentError(message));
+}
+
+bool IsUsageError(const absl::Status& status) {
+  return status.GetPayload(kUsagePayload).has_value();
 }
 
 namespace {
@@ -84,6 +123,15 @@ absl::Status Args::CheckOnly(absl::string_view command,
   return absl::OkStatus();
 }
 
+absl::Status Args::AtMostOnce(const std::vector<absl::string_view>& names) const {
+  for (absl::string_view name : names) {
+    if (auto it = options_.find(name); it != options_.end() && it->second.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " given more than once"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {
   Args args;
   bool options_ended = false;
@@ -109,6 +157,14 @@ absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {
     if (size_t eq = body.find('='); eq != absl::string_view::npos) {
       inline_value = std::string(body.substr(eq + 1));
       body = body.substr(0, eq);
+    }
+    if (body == "api-key" || body == "admin-api-key" || body == "key") {
+      // Refused by name, and the value is never echoed: command lines are visible to every
+      // user of the machine (ps, /proc/PID/cmdline) and end up in shell history.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", body,
+          ": API keys are not accepted on the command line (ps and shell history would show "
+          "them); use --api-key-file PATH, TAHE_API_KEY or TAHE_API_KEY_FILE"));
     }
     const OptionSpec* spec = FindOption(body);
     if (spec == nullptr) {

@@ -45,6 +45,10 @@ class Args {
   absl::Status CheckOnly(absl::string_view command,
                          const std::vector<absl::string_view>& allowed) const;
 
+  // INVALID_ARGUMENT naming the first of `names` given more than once: for options that one
+  // command repeats and another takes once (--region, --organisation, --service, --dimension).
+  absl::Status AtMostOnce(const std::vector<absl::string_view>& names) const;
+
  private:
   friend absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv);
 
@@ -52,11 +56,19 @@ class Args {
   std::map<std::string, std::vector<std::string>, std::less<>> options_;
 };
 
+// Marks an error found in the command line or the configuration before anything was called;
+// tahectl exits with status 2 for it instead of 1.
+absl::Status UsageError(absl::Status status);
+absl::Status UsageError(absl::string_view message);
+bool IsUsageError(const absl::Status& status);
+
 // Global options, accepted by every command.
 const std::vector<absl::string_view>& GlobalOptions();
 
 // Parses the arguments after the program name. INVALID_ARGUMENT for an unknown option, a
 // missing value, a value given to a boolean option, or a single-valued option given twice.
+// There is deliberately no option that takes an API key itself: --api-key and the like are
+// refused with a pointer to --api-key-file, without repeating the value.
 absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv);
 
 }  // namespace tahe::tahectl

@@ -1,13 +1,19 @@
 #include "tools/tahectl/cli.h"
 
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
 #include "absl/status/status.h"
-#include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
 #include "libs/status/status.h"
+#include "tools/tahectl/admin_commands.h"
 #include "tools/tahectl/args.h"
+#include "tools/tahectl/format.h"
 #include "tools/tahectl/health.h"
 #include "tools/tahectl/ledger_client.h"
 #include "tools/tahectl/ledger_commands.h"
@@ -20,27 +26,71 @@ namespace tahe::tahectl {
 namespace v1 = ::tahe::ledger::v1;
 
 std::string Usage() {
-  return R"(tahectl: command-line client of the Tahe services
+  return R"(tahectl: command-line client of the Tahe gateway and services
 
 usage: tahectl [GLOBAL OPTIONS] COMMAND [ARGS] [OPTIONS]
 
 Global options (accepted anywhere on the line):
-  --addr HOST:PORT             service address (default: $TAHE_LEDGER_ADDR)
-  --tenant SLUG                organisation, sent as x-tahe-tenant (default: $TAHE_TENANT)
-  --internal-token-file PATH   internal credential, sent as x-tahe-internal-token
-                               (default: $TAHE_INTERNAL_TOKEN, else the file named by
-                               $TAHE_INTERNAL_TOKEN_FILE)
+  --addr HOST:PORT             gateway address (default: $TAHE_GATEWAY_ADDR, else
+                               $TAHE_LEDGER_ADDR: straight to a backend, for debugging)
+  --api-key-file PATH          file holding the API key, sent as "authorization: Bearer KEY"
+                               (default: $TAHE_API_KEY, else the file named by
+                               $TAHE_API_KEY_FILE; admin commands first try
+                               $TAHE_ADMIN_API_KEY and $TAHE_ADMIN_API_KEY_FILE). A key is
+                               never accepted on the command line itself.
+  --tenant SLUG                organisation, sent as x-tahe-tenant (default: $TAHE_TENANT);
+                               needed with a key that serves several organisations
+  --internal-token-file PATH   internal credential, sent as x-tahe-internal-token. Without an
+                               API key it defaults to $TAHE_INTERNAL_TOKEN, else the file
+                               named by $TAHE_INTERNAL_TOKEN_FILE (direct mode); with a key
+                               it is sent only when this option is given. To call a backend
+                               directly while the env file holds a key, give this option or
+                               run with TAHE_API_KEY= TAHE_API_KEY_FILE= in the environment.
+  --env-file PATH              settings file (default: $TAHE_LOCAL_ENV, else the nearest
+                               .tahe/local.env in this directory or a parent)
+  --json                       print one JSON object on one line instead of tables: the
+                               response message in protobuf's JSON mapping (lowerCamelCase
+                               names, 64-bit integers as strings, default values included).
+                               `ledger entries` prints one ListEntriesResponse holding every
+                               page's entries; health prints {"status": ...}, reflection
+                               {"services": [...]}, seed-demo {"tenants": [{...}, ...]}.
+                               Errors stay text on stderr.
   --timeout DURATION           deadline of each call: 10s (default), 500ms, 2m, or seconds
   --help, -h                   this text
 
+Each setting comes from its option, else the process environment, else the env file
+(KEY=value lines, as deploy/local/run.sh writes them). A variable set to "" in the
+environment overrides the file: TAHE_API_KEY= tahectl ... uses no key from the file.
 Every call carries a fresh random x-request-id.
 
 Commands:
   health [--service NAME]
       grpc.health.v1.Health/Check; prints SERVING, NOT_SERVING, ...; exits 0 only when
-      SERVING. Needs no tenant or token.
+      SERVING. Sends no credentials.
   reflection
       Lists the services the server exposes through gRPC server reflection, one a line.
+
+  admin regions list
+  admin regions create SLUG --name NAME --service PREFIX=ADDR ... [--request-id ID]
+  admin regions update SLUG [--name NAME] [--service PREFIX=ADDR]...
+                       [--remove-service PREFIX]... [--request-id ID]
+      PREFIX is a gRPC service name prefix (tahe.ledger.v1), ADDR its upstream host:port.
+  admin orgs list [--region SLUG]
+  admin orgs create SLUG --name NAME --business-id 1234567-8 --region SLUG [--request-id ID]
+  admin orgs update SLUG [--name NAME] [--business-id ID] [--region SLUG] [--request-id ID]
+      A move to another region is refused (FAILED_PRECONDITION, saying what is there) while
+      the organisation has data in its current region's cell.
+  admin keys list [--include-revoked] [--organisation SLUG]
+  admin keys issue --role ROLE... (--organisation SLUG... | --region SLUG...)
+                   [--description TEXT] [--key-file PATH] [--request-id ID]
+      Roles: ledger.read ledger.write payroll.run payroll.admin invoicing.write
+      reports.read admin. Prints the key id and the key; the key is shown this once only.
+      With --key-file the key goes into PATH instead (created with mode 0600; an existing
+      file is never overwritten) and only the key id is printed.
+  admin keys revoke KEY_ID [--request-id ID]
+  admin audit [--target TARGET] [--after-id N] [--limit N]
+      Admin commands need a key with the role admin.
+
   ledger accounts [--include-closed]
   ledger load-template [--template fi-municipal|fi-wellbeing-region] [--request-id ID]
   ledger open-period YYYY-MM [--request-id ID]
@@ -48,34 +98,32 @@ Commands:
               [--request-id ID] [--source-system manual] [--source-reference REF]
       AMOUNT is euros with at most two decimals, debit positive, credit negative
       (--line 1910:-123.45); dimensions as key=value pairs (--line 4300:50:cost_centre=300).
-      Without --request-id a random one is used; give one to make retries safe.
+  ledger post --file PATH|- [--request-id ID]
+      Posts a PostEntryRequest written in protobuf's JSON mapping (- reads stdin):
+      {"entry": {"entryDate": "2025-03-05", "description": "...", "lines": [{"account":
+      "1910", "amount": {"amountMinor": "123456", "currencyCode": "EUR"}}, ...]}}.
+      The request id is --request-id, else the file's requestId, else a random one.
+  ledger balance ACCOUNT [--as-of YYYY-MM-DD] [--dimension KEY=VALUE | --dimension KEY]
+      Debit, credit and balance of one account (default: as of today); KEY=VALUE counts
+      only lines with that dimension value, KEY alone splits the balance by its values.
   ledger trial-balance [--period YYYY-MM | --as-of YYYY-MM-DD]     (default: as of today)
   ledger verify-chain                 exits 1 when the hash chain is broken
   ledger entries [--period YYYY-MM] [--page-size N]
+      Ledger commands need a tenant (--tenant) unless the API key serves one organisation.
+      Mutations without --request-id use a random one; give one to make retries safe.
+
   seed-demo [--tenants lahti,phhyky] [--today YYYY-MM-DD]
       Loads the fi-municipal chart, opens this year's periods up to this month, defines
       cost centres and posts ten demo entries per tenant with fixed request ids: running it
-      again changes nothing.
+      again changes nothing. Each tenant's calls carry its own x-tahe-tenant.
 
-Exit codes: 0 success, 1 a call failed (its gRPC code and message are printed) or the
-service is not serving, 2 usage or configuration error.
+Exit codes: 0 success; 1 a call failed, the service is not serving or the hash chain is
+broken: "tahectl: CODE: message" on stderr, CODE being the gRPC code (PERMISSION_DENIED,
+UNAVAILABLE, ...); 2 usage or configuration error, nothing was called.
 )";
 }
 
 namespace {
-
-constexpr absl::string_view kUsagePayload = "tahectl/usage";
-
-// Marks an error found before any call, so that the exit code is kExitUsage.
-absl::Status UsageError(const absl::Status& status) {
-  absl::Status marked = status;
-  marked.SetPayload(kUsagePayload, absl::Cord("1"));
-  return marked;
-}
-
-absl::Status UsageError(absl::string_view message) {
-  return UsageError(absl::InvalidArgumentError(message));
-}
 
 absl::Status ExpectOperands(const Args& args, size_t count, absl::string_view synopsis) {
   if (args.positional().size() != count) {
@@ -86,30 +134,63 @@ absl::Status ExpectOperands(const Args& args, size_t count, absl::string_view sy
 
 absl::CivilDay LocalToday() { return absl::ToCivilDay(absl::Now(), absl::LocalTimeZone()); }
 
+OutputFormat FormatOf(const Args& args) {
+  return args.Has("json") ? OutputFormat::kJson : OutputFormat::kTable;
+}
+
 std::string RequestIdOrRandom(const Args& args) {
   if (std::optional<std::string> id = args.Value("request-id"); id.has_value() && !id->empty()) {
     return *id;
   }
-  return absl::StrCat("tahectl-", RandomHex(12));
+  return NewRequestId();
 }
 
-// Either a usage error or the settings; wraps the settings error as a usage error.
-absl::StatusOr<ClientSettings> Settings(const Args& args, const EnvLookup& env, bool read_token) {
-  absl::StatusOr<ClientSettings> settings = ClientSettingsFromArgs(args, env, read_token);
+// The settings of this run (env file included); every error is a usage error.
+absl::StatusOr<ClientSettings> Settings(const Args& args, const RunEnvironment& environment,
+                                        Credentials credentials) {
+  absl::StatusOr<std::optional<EnvFile>> file =
+      LoadEnvFile(args, environment.env, environment.working_directory);
+  if (!file.ok()) {
+    return UsageError(file.status());
+  }
+  absl::StatusOr<ClientSettings> settings =
+      ClientSettingsFromArgs(args, SettingSources(environment.env, *std::move(file)), credentials);
   if (!settings.ok()) {
     return UsageError(settings.status());
   }
   return settings;
 }
 
-absl::Status Health(const Args& args, const EnvLookup& env, std::ostream& out) {
+// Names the key a refused call used, so that "which key was that?" needs no guessing. The key
+// id is the public part of the key.
+absl::Status WithKeyHint(const absl::Status& status, const ClientSettings& settings) {
+  if (settings.api_key.empty() || (status.code() != absl::StatusCode::kUnauthenticated &&
+                                   status.code() != absl::StatusCode::kPermissionDenied)) {
+    return status;
+  }
+  return absl::Status(status.code(),
+                      absl::StrCat(status.message(), " (API key ", ApiKeyId(settings.api_key),
+                                   " from ", settings.api_key_origin, ")"));
+}
+
+absl::Status Health(const Args& args, const RunEnvironment& environment, std::ostream& out) {
   if (absl::Status s = args.CheckOnly("health", {"service"}); !s.ok()) {
     return UsageError(s);
   }
+  if (absl::Status s = args.AtMostOnce({"service"}); !s.ok()) {
+    return UsageError(s);
+  }
   RETURN_IF_ERROR(ExpectOperands(args, 1, "health [--service NAME]"));
-  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, env, /*read_token=*/false));
+  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, environment, Credentials::kNone));
   ASSIGN_OR_RETURN(ServingStatus status, CheckHealth(settings, args.Value("service").value_or("")));
-  out << ServingStatusName(status) << "\n";
+  if (FormatOf(args) == OutputFormat::kJson) {
+    // As grpc.health.v1.HealthCheckResponse in the JSON mapping.
+    google::protobuf::Struct response;
+    (*response.mutable_fields())["status"].set_string_value(ServingStatusName(status));
+    PrintJson(response, out);
+  } else {
+    out << ServingStatusName(status) << "\n";
+  }
   if (status != ServingStatus::kServing) {
     return absl::UnavailableError(
         absl::StrCat(settings.address, " is ", ServingStatusName(status)));
@@ -117,34 +198,92 @@ absl::Status Health(const Args& args, const EnvLookup& env, std::ostream& out) {
   return absl::OkStatus();
 }
 
-absl::Status Reflection(const Args& args, const EnvLookup& env, std::ostream& out) {
+absl::Status Reflection(const Args& args, const RunEnvironment& environment, std::ostream& out) {
   if (absl::Status s = args.CheckOnly("reflection", {}); !s.ok()) {
     return UsageError(s);
   }
   RETURN_IF_ERROR(ExpectOperands(args, 1, "reflection"));
-  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, env, /*read_token=*/false));
+  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, environment, Credentials::kNone));
   ASSIGN_OR_RETURN(std::vector<std::string> names, ListServices(settings));
+  if (FormatOf(args) == OutputFormat::kJson) {
+    google::protobuf::Struct response;
+    google::protobuf::ListValue* services =
+        (*response.mutable_fields())["services"].mutable_list_value();
+    for (const std::string& name : names) {
+      services->add_values()->set_string_value(name);
+    }
+    PrintJson(response, out);
+    return absl::OkStatus();
+  }
   for (const std::string& name : names) {
     out << name << "\n";
   }
   return absl::OkStatus();
 }
 
-absl::Status Ledger(const Args& args, const EnvLookup& env, std::ostream& out) {
+absl::Status Admin(const Args& args, const RunEnvironment& environment, std::ostream& out) {
+  ASSIGN_OR_RETURN(AdminCommand command, ParseAdminCommand(args));
+  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, environment, Credentials::kAdmin));
+  if (settings.api_key.empty()) {
+    return UsageError(
+        "admin commands need an API key with the role admin: --api-key-file PATH, "
+        "TAHE_ADMIN_API_KEY_FILE or TAHE_API_KEY_FILE (deploy/local/run.sh writes them to "
+        ".tahe/local.env)");
+  }
+  // The directory is not any organisation's: no tenant goes with admin calls.
+  settings.tenant.clear();
+  AdminClient admin(settings);
+  return WithKeyHint(RunAdminCommand(command, admin, FormatOf(args), out), settings);
+}
+
+// `ledger post --file PATH|-`: the request in the JSON mapping, from a file or stdin.
+absl::StatusOr<v1::PostEntryRequest> PostRequestFromFile(const Args& args,
+                                                         const RunEnvironment& environment) {
+  const std::string path = *args.Value("file");
+  std::string json;
+  if (path == "-") {
+    std::istream& in = environment.in != nullptr ? *environment.in : std::cin;
+    std::stringstream contents;
+    contents << in.rdbuf();
+    json = contents.str();
+  } else {
+    std::ifstream file(path);
+    if (!file) {
+      return UsageError(absl::StrCat("--file: cannot read ", path));
+    }
+    std::stringstream contents;
+    contents << file.rdbuf();
+    json = contents.str();
+  }
+  absl::StatusOr<v1::PostEntryRequest> request =
+      ParsePostEntryJson(json, absl::StrCat("--file ", path == "-" ? "(stdin)" : path));
+  if (!request.ok()) {
+    return UsageError(request.status());
+  }
+  if (std::optional<std::string> id = args.Value("request-id"); id.has_value() && !id->empty()) {
+    request->set_request_id(*id);
+  } else if (request->request_id().empty()) {
+    request->set_request_id(NewRequestId());
+  }
+  return request;
+}
+
+absl::Status Ledger(const Args& args, const RunEnvironment& environment, std::ostream& out) {
   const std::vector<std::string>& words = args.positional();
   if (words.size() < 2) {
     return UsageError(
-        "usage: tahectl ledger accounts|load-template|open-period|post|"
+        "usage: tahectl ledger accounts|load-template|open-period|post|balance|"
         "trial-balance|verify-chain|entries ...");
   }
   const std::string& command = words[1];
   const std::string name = absl::StrCat("ledger ", command);
+  const OutputFormat format = FormatOf(args);
 
   // Validate the command line completely before calling anything.
-  v1::ListAccountsRequest accounts_request;
   v1::LoadChartTemplateRequest template_request;
   v1::OpenPeriodRequest period_request;
   v1::PostEntryRequest post_request;
+  v1::GetAccountBalanceRequest account_balance_request;
   v1::GetTrialBalanceRequest balance_request;
   v1::ListEntriesRequest entries_request;
   const auto check = [&](const std::vector<absl::string_view>& allowed, size_t operands,
@@ -168,14 +307,26 @@ absl::Status Ledger(const Args& args, const EnvLookup& env, std::ostream& out) {
     }
     period_request.set_request_id(RequestIdOrRandom(args));
     period_request.set_period(words[2]);
+  } else if (command == "post" && args.Has("file")) {
+    for (absl::string_view option :
+         {"date", "description", "line", "source-system", "source-reference"}) {
+      if (args.Has(option)) {
+        return UsageError(absl::StrCat("ledger post: --", option,
+                                       " cannot be combined with --file (the file holds the "
+                                       "whole entry)"));
+      }
+    }
+    RETURN_IF_ERROR(
+        check({"file", "request-id"}, 2, "ledger post --file PATH|- [--request-id ID]"));
+    ASSIGN_OR_RETURN(post_request, PostRequestFromFile(args, environment));
   } else if (command == "post") {
     RETURN_IF_ERROR(
         check({"date", "description", "line", "request-id", "source-system", "source-reference"}, 2,
               "ledger post --date YYYY-MM-DD --description TEXT "
-              "--line ACCOUNT:AMOUNT[:key=value,...] --line ..."));
+              "--line ACCOUNT:AMOUNT[:key=value,...] --line ...  (or ledger post --file PATH)"));
     const std::optional<std::string> date = args.Value("date");
     if (!date.has_value()) {
-      return UsageError("ledger post: --date YYYY-MM-DD is required");
+      return UsageError("ledger post: --date YYYY-MM-DD (or --file PATH) is required");
     }
     if (absl::Status s = ParseDate("--date", *date).status(); !s.ok()) {
       return UsageError(s);
@@ -200,6 +351,36 @@ absl::Status Ledger(const Args& args, const EnvLookup& env, std::ostream& out) {
         return UsageError(line.status());
       }
       *entry->add_lines() = *std::move(line);
+    }
+  } else if (command == "balance") {
+    RETURN_IF_ERROR(check({"as-of", "dimension"}, 3,
+                          "ledger balance ACCOUNT [--as-of YYYY-MM-DD] "
+                          "[--dimension KEY=VALUE | --dimension KEY]"));
+    if (absl::Status s = args.AtMostOnce({"dimension"}); !s.ok()) {
+      return UsageError(absl::StrCat(s.message(), " (the ledger filters on one dimension)"));
+    }
+    account_balance_request.set_account(words[2]);
+    if (std::optional<std::string> as_of = args.Value("as-of")) {
+      if (absl::Status s = ParseDate("--as-of", *as_of).status(); !s.ok()) {
+        return UsageError(s);
+      }
+      account_balance_request.set_as_of_date(*as_of);
+    } else {
+      account_balance_request.set_as_of_date(FormatDate(LocalToday()));
+    }
+    if (std::optional<std::string> dimension = args.Value("dimension")) {
+      const size_t eq = dimension->find('=');
+      const std::string key = dimension->substr(0, eq);
+      if (key.empty() || (eq != std::string::npos && eq + 1 == dimension->size())) {
+        return UsageError(
+            absl::StrCat("--dimension: want KEY=VALUE or KEY, got \"", *dimension, "\""));
+      }
+      account_balance_request.set_dimension_key(key);
+      if (eq == std::string::npos) {
+        account_balance_request.set_split_by_dimension(true);
+      } else {
+        account_balance_request.set_dimension_value(dimension->substr(eq + 1));
+      }
     }
   } else if (command == "trial-balance") {
     RETURN_IF_ERROR(check({"period", "as-of"}, 2,
@@ -242,33 +423,35 @@ absl::Status Ledger(const Args& args, const EnvLookup& env, std::ostream& out) {
     return UsageError(absl::StrCat("unknown command 'ledger ", command, "'"));
   }
 
-  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, env, /*read_token=*/true));
-  if (settings.tenant.empty()) {
+  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, environment, Credentials::kService));
+  if (settings.tenant.empty() && settings.api_key.empty()) {
+    // Through the gateway a key of one organisation implies the tenant; a backend needs it.
     return UsageError(absl::StrCat(name, ": --tenant SLUG (or TAHE_TENANT) is required"));
   }
-  LedgerClient ledger(std::move(settings));
+  LedgerClient ledger(settings);
+  absl::Status status;
   if (command == "accounts") {
-    return ListAccountsCommand(ledger, args.Has("include-closed"), out);
+    status = ListAccountsCommand(ledger, args.Has("include-closed"), format, out);
+  } else if (command == "load-template") {
+    status = LoadTemplateCommand(ledger, template_request, format, out);
+  } else if (command == "open-period") {
+    status = OpenPeriodCommand(ledger, period_request, format, out);
+  } else if (command == "post") {
+    status = PostEntryCommand(ledger, post_request, format, out);
+  } else if (command == "balance") {
+    status = AccountBalanceCommand(ledger, account_balance_request, format, out);
+  } else if (command == "trial-balance") {
+    status = TrialBalanceCommand(ledger, balance_request, format, out);
+  } else if (command == "verify-chain") {
+    status = VerifyChainCommand(ledger, format, out);
+  } else {
+    status = ListEntriesCommand(ledger, entries_request, format, out);
   }
-  if (command == "load-template") {
-    return LoadTemplateCommand(ledger, template_request, out);
-  }
-  if (command == "open-period") {
-    return OpenPeriodCommand(ledger, period_request, out);
-  }
-  if (command == "post") {
-    return PostEntryCommand(ledger, post_request, out);
-  }
-  if (command == "trial-balance") {
-    return TrialBalanceCommand(ledger, balance_request, out);
-  }
-  if (command == "verify-chain") {
-    return VerifyChainCommand(ledger, out);
-  }
-  return ListEntriesCommand(ledger, entries_request, out);
+  return WithKeyHint(status, settings);
 }
 
-absl::Status SeedDemoCommand(const Args& args, const EnvLookup& env, std::ostream& out) {
+absl::Status SeedDemoCommand(const Args& args, const RunEnvironment& environment,
+                             std::ostream& out) {
   if (absl::Status s = args.CheckOnly("seed-demo", {"tenants", "today"}); !s.ok()) {
     return UsageError(s);
   }
@@ -287,14 +470,39 @@ absl::Status SeedDemoCommand(const Args& args, const EnvLookup& env, std::ostrea
     }
     today = *parsed;
   }
-  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, env, /*read_token=*/true));
-  return SeedDemo(settings, *tenants, today, out).status();
+  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, environment, Credentials::kService));
+  if (FormatOf(args) == OutputFormat::kTable) {
+    return WithKeyHint(SeedDemo(settings, *tenants, today, out).status(), settings);
+  }
+  std::ostringstream summary_lines;  // replaced by the JSON below
+  absl::StatusOr<std::vector<TenantSeedResult>> results =
+      SeedDemo(settings, *tenants, today, summary_lines);
+  if (!results.ok()) {
+    return WithKeyHint(results.status(), settings);
+  }
+  google::protobuf::Struct response;
+  google::protobuf::ListValue* list = (*response.mutable_fields())["tenants"].mutable_list_value();
+  for (const TenantSeedResult& result : *results) {
+    auto& fields = *list->add_values()->mutable_struct_value()->mutable_fields();
+    fields["tenant"].set_string_value(result.tenant);
+    fields["templateAccountsCreated"].set_number_value(result.template_accounts_created);
+    fields["templateAccountsExisting"].set_number_value(result.template_accounts_existing);
+    fields["demoAccountsCreated"].set_number_value(result.demo_accounts_created);
+    fields["periodsOpened"].set_number_value(result.periods_opened);
+    fields["periodsExisting"].set_number_value(result.periods_existing);
+    fields["entriesPosted"].set_number_value(result.entries_posted);
+    fields["entriesReplayed"].set_number_value(result.entries_replayed);
+    fields["firstSequence"].set_number_value(static_cast<double>(result.first_sequence));
+    fields["lastSequence"].set_number_value(static_cast<double>(result.last_sequence));
+  }
+  PrintJson(response, out);
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-int RunTahectl(const std::vector<std::string>& argv, const EnvLookup& env, std::ostream& out,
-               std::ostream& err) {
+int RunTahectl(const std::vector<std::string>& argv, const RunEnvironment& environment,
+               std::ostream& out, std::ostream& err) {
   absl::StatusOr<Args> args = ParseArgs(argv);
   if (!args.ok()) {
     err << "tahectl: " << args.status().message() << "\nRun 'tahectl --help' for usage.\n";
@@ -312,25 +520,32 @@ int RunTahectl(const std::vector<std::string>& argv, const EnvLookup& env, std::
   const std::string& command = args->positional()[0];
   absl::Status status;
   if (command == "health") {
-    status = Health(*args, env, out);
+    status = Health(*args, environment, out);
   } else if (command == "reflection") {
-    status = Reflection(*args, env, out);
+    status = Reflection(*args, environment, out);
+  } else if (command == "admin") {
+    status = Admin(*args, environment, out);
   } else if (command == "ledger") {
-    status = Ledger(*args, env, out);
+    status = Ledger(*args, environment, out);
   } else if (command == "seed-demo") {
-    status = SeedDemoCommand(*args, env, out);
+    status = SeedDemoCommand(*args, environment, out);
   } else {
     status = UsageError(absl::StrCat("unknown command '", command, "'"));
   }
   if (status.ok()) {
     return kExitOk;
   }
-  err << "tahectl: " << status.message() << "\n";
-  if (status.GetPayload(kUsagePayload).has_value()) {
-    err << "Run 'tahectl --help' for usage.\n";
+  if (IsUsageError(status)) {
+    err << "tahectl: " << status.message() << "\nRun 'tahectl --help' for usage.\n";
     return kExitUsage;
   }
+  err << "tahectl: " << tahe::CodeName(status.code()) << ": " << status.message() << "\n";
   return kExitFailure;
+}
+
+int RunTahectl(const std::vector<std::string>& args, const EnvLookup& env, std::ostream& out,
+               std::ostream& err) {
+  return RunTahectl(args, RunEnvironment{env, "", nullptr}, out, err);
 }
 
 }  // namespace tahe::tahectl

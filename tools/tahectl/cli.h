@@ -1,15 +1,18 @@
 #pragma once
 
-// tahectl: the command-line client of the Tahe services, for operators, developers and the local
-// launcher (deploy/local/run.sh). main() only forwards to RunTahectl, so tests can run any
-// command in-process against an in-process server.
+// tahectl: the command-line client of the Tahe gateway and services, for operators, scripts,
+// developers and the local launcher (deploy/local/run.sh). main() only forwards to RunTahectl,
+// so tests can run any command in-process against in-process servers.
 //
-//   tahectl [--addr HOST:PORT] [--tenant SLUG] [--internal-token-file PATH] [--timeout 10s]
-//           COMMAND ...
+//   tahectl [--addr HOST:PORT] [--api-key-file PATH] [--tenant SLUG] [--env-file PATH]
+//           [--internal-token-file PATH] [--json] [--timeout 10s] COMMAND ...
 //
-// See Usage() for the commands. Exit codes: 0 success; 1 a call failed, the service is not
-// serving, or the hash chain is broken; 2 a usage or configuration error (nothing was called).
+// Settings come from the options, else the environment, else .tahe/local.env (client.h). See
+// Usage() for the commands. Exit codes: 0 success; 1 a call failed ("tahectl: CODE: message"),
+// the service is not serving, or the hash chain is broken; 2 a usage or configuration error
+// (nothing was called).
 
+#include <istream>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -25,9 +28,22 @@ inline constexpr int kExitUsage = 2;
 // The help text.
 std::string Usage();
 
-// Runs one tahectl command. `args` excludes the program name; `env` supplies the environment
-// variables (TAHE_LEDGER_ADDR, TAHE_TENANT, TAHE_INTERNAL_TOKEN, TAHE_INTERNAL_TOKEN_FILE).
-// Results go to `out`, errors to `err`. Returns the process exit code.
+// What a run sees of its process besides the arguments; tests substitute every part.
+struct RunEnvironment {
+  // The environment variables (TAHE_GATEWAY_ADDR, TAHE_API_KEY, TAHE_LOCAL_ENV, ...).
+  EnvLookup env;
+  // Where the search for .tahe/local.env starts; empty = the process's current directory.
+  std::string working_directory;
+  // Read by `ledger post --file -`; null = std::cin.
+  std::istream* in = nullptr;
+};
+
+// Runs one tahectl command. `args` excludes the program name. Results go to `out`, errors to
+// `err`. Returns the process exit code.
+int RunTahectl(const std::vector<std::string>& args, const RunEnvironment& environment,
+               std::ostream& out, std::ostream& err);
+
+// The same with the current directory and std::cin.
 int RunTahectl(const std::vector<std::string>& args, const EnvLookup& env, std::ostream& out,
                std::ostream& err);
 

@@ -67,9 +67,12 @@ std::vector<v1::Period> FakeLedger::periods(const std::string& tenant) const {
 
 grpc::Status FakeLedger::Admit(grpc::ServerContext* context, const char* method, Tenant** tenant) {
   CallRecord record{method, Metadata(context, "x-tahe-tenant"),
-                    Metadata(context, "x-tahe-internal-token"), Metadata(context, "x-request-id")};
+                    Metadata(context, "x-tahe-internal-token"), Metadata(context, "x-request-id"),
+                    Metadata(context, "authorization")};
   calls_.push_back(record);
-  if (record.internal_token != internal_token_) {
+  const bool key_admitted =
+      !api_key_.empty() && record.authorization == absl::StrCat("Bearer ", api_key_);
+  if (!key_admitted && record.internal_token != internal_token_) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing or wrong internal token");
   }
   if (record.tenant.empty()) {
@@ -332,6 +335,58 @@ grpc::Status FakeLedger::ListEntries(grpc::ServerContext* context,
       break;
     }
     *response->add_entries() = entry;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FakeLedger::GetAccountBalance(grpc::ServerContext* context,
+                                           const v1::GetAccountBalanceRequest* request,
+                                           v1::GetAccountBalanceResponse* response) {
+  absl::MutexLock lock(&mu_);
+  Tenant* tenant = nullptr;
+  if (grpc::Status s = Admit(context, "GetAccountBalance", &tenant); !s.ok()) {
+    return s;
+  }
+  if (tenant->accounts.count(request->account()) == 0) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no account ", request->account()));
+  }
+  int64_t debit = 0;
+  int64_t credit = 0;
+  std::map<std::string, int64_t> by_value;
+  for (const v1::Entry& entry : tenant->entries) {
+    if (!request->as_of_date().empty() && entry.entry_date() > request->as_of_date()) {
+      continue;
+    }
+    for (const v1::EntryLine& line : entry.lines()) {
+      if (line.account() != request->account()) {
+        continue;
+      }
+      auto dimension = line.dimensions().find(request->dimension_key());
+      const std::string value = dimension == line.dimensions().end() ? "" : dimension->second;
+      if (!request->dimension_value().empty() && value != request->dimension_value()) {
+        continue;
+      }
+      const int64_t amount = line.amount().amount_minor();
+      (amount > 0 ? debit : credit) += amount > 0 ? amount : -amount;
+      by_value[value] += amount;
+    }
+  }
+  response->set_account(request->account());
+  response->set_as_of_date(request->as_of_date());
+  for (auto [money, cents] : {std::pair{response->mutable_balance(), debit - credit},
+                              std::pair{response->mutable_debit_total(), debit},
+                              std::pair{response->mutable_credit_total(), credit}}) {
+    money->set_amount_minor(cents);
+    money->set_currency_code("EUR");
+  }
+  if (request->split_by_dimension()) {
+    for (const auto& [value, cents] : by_value) {
+      v1::DimensionBalance* row = response->add_by_dimension();
+      row->set_dimension_value(value);
+      row->mutable_balance()->set_amount_minor(cents);
+      row->mutable_balance()->set_currency_code("EUR");
+    }
   }
   return grpc::Status::OK;
 }

@@ -2,9 +2,10 @@
 
 // An in-memory stand-in for the ledger service, for testing tahectl over real gRPC without a
 // database. It keeps the parts of the contract a client relies on: the trusted metadata
-// (x-tahe-internal-token, x-tahe-tenant), request-id idempotency (replay or ALREADY_EXISTS),
-// balanced entries in open periods on known accounts and allowed dimension values, gapless
-// sequences, trial balances and paged listings. It is not a reference implementation.
+// (x-tahe-internal-token, x-tahe-tenant; or, standing in for the gateway in front of it,
+// `authorization: Bearer <api key>` with x-tahe-tenant), request-id idempotency (replay or
+// ALREADY_EXISTS), balanced entries in open periods on known accounts and allowed dimension values,
+// gapless sequences, trial balances and paged listings. It is not a reference implementation.
 //
 //   FakeLedger ledger("token");
 //   grpc::ServerBuilder builder;  builder.RegisterService(&ledger);  ...
@@ -27,7 +28,10 @@ class FakeLedger final : public tahe::ledger::v1::LedgerService::Service {
   // The chart template creates these account numbers; the demo adds the rest.
   static const std::vector<std::string>& TemplateAccountNumbers();
 
-  explicit FakeLedger(std::string internal_token) : internal_token_(std::move(internal_token)) {}
+  // Admits calls with `internal_token`, or, when `api_key` is not empty, with
+  // `authorization: Bearer <api_key>` (as the gateway would; the tenant is still required).
+  explicit FakeLedger(std::string internal_token, std::string api_key = "")
+      : internal_token_(std::move(internal_token)), api_key_(std::move(api_key)) {}
 
   // What every call carried, for assertions.
   struct CallRecord {
@@ -35,6 +39,7 @@ class FakeLedger final : public tahe::ledger::v1::LedgerService::Service {
     std::string tenant;
     std::string internal_token;
     std::string request_id_metadata;
+    std::string authorization;
   };
   std::vector<CallRecord> calls() const;
   std::vector<tahe::ledger::v1::Entry> entries(const std::string& tenant) const;
@@ -65,6 +70,9 @@ class FakeLedger final : public tahe::ledger::v1::LedgerService::Service {
   grpc::Status ListEntries(grpc::ServerContext* context,
                            const tahe::ledger::v1::ListEntriesRequest* request,
                            tahe::ledger::v1::ListEntriesResponse* response) override;
+  grpc::Status GetAccountBalance(grpc::ServerContext* context,
+                                 const tahe::ledger::v1::GetAccountBalanceRequest* request,
+                                 tahe::ledger::v1::GetAccountBalanceResponse* response) override;
   grpc::Status GetTrialBalance(grpc::ServerContext* context,
                                const tahe::ledger::v1::GetTrialBalanceRequest* request,
                                tahe::ledger::v1::GetTrialBalanceResponse* response) override;
@@ -102,6 +110,7 @@ class FakeLedger final : public tahe::ledger::v1::LedgerService::Service {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string internal_token_;
+  const std::string api_key_;
   mutable absl::Mutex mu_;
   std::map<std::string, Tenant> tenants_ ABSL_GUARDED_BY(mu_);
   std::vector<CallRecord> calls_ ABSL_GUARDED_BY(mu_);

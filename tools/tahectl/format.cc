@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace tahe::tahectl {
 
@@ -80,6 +81,17 @@ void Table::Print(std::ostream& out) const {
       print_row(row);
     }
   }
+}
+
+void PrintJson(const google::protobuf::Message& message, std::ostream& out) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  // Printing a valid message cannot fail (only Any with an unknown type could).
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
+    std::abort();
+  }
+  out << json << "\n";
 }
 
 }  // namespace tahe::tahectl

@@ -1,10 +1,13 @@
 #pragma once
 
-// Human-readable output for tahectl: euro amounts and aligned text tables.
+// tahectl's output: human-readable euro amounts and aligned text tables (the default), or the
+// response messages as JSON for scripts (--json).
 //
 //   Table table({"Account", "Debit"}, {Align::kLeft, Align::kRight});
 //   table.AddRow({"1910", FormatEuros(123456)});    // "1 234.56"
 //   table.Print(std::cout);
+//
+//   PrintJson(response, std::cout);                 // {"accounts":[...]}
 
 #include <cstdint>
 #include <ostream>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
 
 namespace tahe::tahectl {
 
@@ -45,5 +49,17 @@ class Table {
   // An empty row stands for a separator.
   std::vector<std::vector<std::string>> rows_;
 };
+
+enum class OutputFormat {
+  // Tables and sentences for people.
+  kTable,
+  // One JSON object per command, on one line (PrintJson).
+  kJson,
+};
+
+// `message` in protobuf's JSON mapping (lowerCamelCase field names, 64-bit integers as strings,
+// enums by name), with fields at their default values included so that scripts need not know
+// the defaults, on one line, followed by a newline.
+void PrintJson(const google::protobuf::Message& message, std::ostream& out);
 
 }  // namespace tahe::tahectl

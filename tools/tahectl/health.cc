@@ -132,9 +132,8 @@ absl::StatusOr<ServingStatus> CheckHealth(const ClientSettings& settings,
                  });
   done.WaitForNotification();
   if (!rpc_status.ok()) {
-    return absl::Status(
-        tahe::FromGrpcStatus(rpc_status).code(),
-        absl::StrCat("Health/Check ", settings.address, ": ", DescribeRpcError(rpc_status)));
+    return tahe::Annotate(tahe::FromGrpcStatus(rpc_status),
+                          absl::StrCat("Health/Check ", settings.address));
   }
 
   std::vector<grpc::Slice> slices;

@@ -7,11 +7,6 @@ namespace tahe::tahectl {
 
 namespace v1 = ::tahe::ledger::v1;
 
-absl::Status RpcError(absl::string_view method, const grpc::Status& status) {
-  return absl::Status(tahe::FromGrpcStatus(status).code(),
-                      absl::StrCat(method, ": ", DescribeRpcError(status)));
-}
-
 LedgerClient::LedgerClient(ClientSettings settings)
     : settings_(std::move(settings)), stub_(v1::LedgerService::NewStub(settings_.NewChannel())) {}
 
@@ -35,6 +30,7 @@ TAHECTL_LEDGER_UNARY(OpenPeriod, OpenPeriodRequest, Period)
 TAHECTL_LEDGER_UNARY(ListPeriods, ListPeriodsRequest, ListPeriodsResponse)
 TAHECTL_LEDGER_UNARY(PostEntry, PostEntryRequest, PostEntryResponse)
 TAHECTL_LEDGER_UNARY(ListEntries, ListEntriesRequest, ListEntriesResponse)
+TAHECTL_LEDGER_UNARY(GetAccountBalance, GetAccountBalanceRequest, GetAccountBalanceResponse)
 TAHECTL_LEDGER_UNARY(GetTrialBalance, GetTrialBalanceRequest, GetTrialBalanceResponse)
 TAHECTL_LEDGER_UNARY(VerifyChain, VerifyChainRequest, VerifyChainResponse)
 

@@ -1,8 +1,8 @@
 #pragma once
 
 // A thin synchronous client of tahe.ledger.v1.LedgerService for tahectl: every call gets its own
-// context (fresh x-request-id, tenant, internal token, deadline) and a failed call comes back as
-// an absl::Status that keeps the gRPC code and names the method.
+// context (fresh x-request-id, tenant, API key or internal token, deadline) and a failed call
+// comes back as an absl::Status that keeps the gRPC code and names the method.
 //
 //   LedgerClient ledger(settings);
 //   ListAccountsRequest request;
@@ -18,9 +18,6 @@
 #include "tools/tahectl/client.h"
 
 namespace tahe::tahectl {
-
-// absl::Status with the code of `status` and the message "METHOD: CODE: message".
-absl::Status RpcError(absl::string_view method, const grpc::Status& status);
 
 class LedgerClient {
  public:
@@ -44,6 +41,8 @@ class LedgerClient {
       const tahe::ledger::v1::PostEntryRequest& request);
   absl::StatusOr<tahe::ledger::v1::ListEntriesResponse> ListEntries(
       const tahe::ledger::v1::ListEntriesRequest& request);
+  absl::StatusOr<tahe::ledger::v1::GetAccountBalanceResponse> GetAccountBalance(
+      const tahe::ledger::v1::GetAccountBalanceRequest& request);
   absl::StatusOr<tahe::ledger::v1::GetTrialBalanceResponse> GetTrialBalance(
       const tahe::ledger::v1::GetTrialBalanceRequest& request);
   absl::StatusOr<tahe::ledger::v1::VerifyChainResponse> VerifyChain(

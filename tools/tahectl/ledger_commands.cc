@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
 #include "libs/status/status.h"
 #include "tools/tahectl/format.h"
 
@@ -82,17 +83,66 @@ void PrintEntry(const v1::Entry& entry, std::ostream& out) {
   lines.Print(out);
 }
 
-absl::Status ListAccountsCommand(LedgerClient& ledger, bool include_closed, std::ostream& out) {
+void PrintAccountBalance(const v1::GetAccountBalanceRequest& request,
+                         const v1::GetAccountBalanceResponse& balance, std::ostream& out) {
+  out << "Balance of account " << balance.account() << " as of "
+      << (balance.as_of_date().empty() ? request.as_of_date() : balance.as_of_date());
+  if (!request.dimension_value().empty()) {
+    out << ", " << request.dimension_key() << "=" << request.dimension_value();
+  }
+  const std::string currency =
+      balance.balance().currency_code().empty() ? "EUR" : balance.balance().currency_code();
+  out << ", in " << currency << "\n\n";
+  Table totals({"Debit", "Credit", "Balance"}, {Align::kRight, Align::kRight, Align::kRight});
+  totals.AddRow({FormatEuros(balance.debit_total().amount_minor()),
+                 FormatEuros(balance.credit_total().amount_minor()),
+                 FormatEuros(balance.balance().amount_minor())});
+  totals.Print(out);
+  if (request.split_by_dimension()) {
+    out << "\n";
+    Table split({request.dimension_key(), "Balance"}, {Align::kLeft, Align::kRight});
+    for (const v1::DimensionBalance& row : balance.by_dimension()) {
+      split.AddRow({row.dimension_value().empty() ? "(none)" : row.dimension_value(),
+                    FormatEuros(row.balance().amount_minor())});
+    }
+    split.Print(out);
+  }
+}
+
+absl::StatusOr<v1::PostEntryRequest> ParsePostEntryJson(absl::string_view json,
+                                                        absl::string_view origin) {
+  v1::PostEntryRequest request;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &request, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": not a JSON PostEntryRequest: ", std::string(status.message())));
+  }
+  return request;
+}
+
+absl::Status ListAccountsCommand(LedgerClient& ledger, bool include_closed, OutputFormat format,
+                                 std::ostream& out) {
   v1::ListAccountsRequest request;
   request.set_include_closed(include_closed);
   ASSIGN_OR_RETURN(v1::ListAccountsResponse accounts, ledger.ListAccounts(request));
-  PrintAccounts(accounts, out);
+  if (format == OutputFormat::kJson) {
+    PrintJson(accounts, out);
+  } else {
+    PrintAccounts(accounts, out);
+  }
   return absl::OkStatus();
 }
 
 absl::Status LoadTemplateCommand(LedgerClient& ledger, const v1::LoadChartTemplateRequest& request,
-                                 std::ostream& out) {
+                                 OutputFormat format, std::ostream& out) {
   ASSIGN_OR_RETURN(v1::LoadChartTemplateResponse loaded, ledger.LoadChartTemplate(request));
+  if (format == OutputFormat::kJson) {
+    PrintJson(loaded, out);
+    return absl::OkStatus();
+  }
   out << absl::StrFormat(
       "chart template %s: %d accounts created, %d already existed, %d dimensions created\n",
       request.template_(), loaded.accounts_created(), loaded.accounts_existing(),
@@ -101,8 +151,12 @@ absl::Status LoadTemplateCommand(LedgerClient& ledger, const v1::LoadChartTempla
 }
 
 absl::Status OpenPeriodCommand(LedgerClient& ledger, const v1::OpenPeriodRequest& request,
-                               std::ostream& out) {
+                               OutputFormat format, std::ostream& out) {
   ASSIGN_OR_RETURN(v1::Period period, ledger.OpenPeriod(request));
+  if (format == OutputFormat::kJson) {
+    PrintJson(period, out);
+    return absl::OkStatus();
+  }
   std::string status = v1::PeriodStatus_Name(period.status());
   constexpr absl::string_view kPrefix = "PERIOD_STATUS_";
   if (absl::StartsWith(status, kPrefix)) {
@@ -113,17 +167,37 @@ absl::Status OpenPeriodCommand(LedgerClient& ledger, const v1::OpenPeriodRequest
 }
 
 absl::Status PostEntryCommand(LedgerClient& ledger, const v1::PostEntryRequest& request,
-                              std::ostream& out) {
+                              OutputFormat format, std::ostream& out) {
   ASSIGN_OR_RETURN(v1::PostEntryResponse posted, ledger.PostEntry(request));
+  if (format == OutputFormat::kJson) {
+    PrintJson(posted, out);
+    return absl::OkStatus();
+  }
   out << (posted.replayed() ? "replayed" : "posted") << " entry #" << posted.entry().sequence()
       << " (request id " << request.request_id() << ")\n";
   PrintEntry(posted.entry(), out);
   return absl::OkStatus();
 }
 
+absl::Status AccountBalanceCommand(LedgerClient& ledger,
+                                   const v1::GetAccountBalanceRequest& request, OutputFormat format,
+                                   std::ostream& out) {
+  ASSIGN_OR_RETURN(v1::GetAccountBalanceResponse balance, ledger.GetAccountBalance(request));
+  if (format == OutputFormat::kJson) {
+    PrintJson(balance, out);
+  } else {
+    PrintAccountBalance(request, balance, out);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TrialBalanceCommand(LedgerClient& ledger, const v1::GetTrialBalanceRequest& request,
-                                 std::ostream& out) {
+                                 OutputFormat format, std::ostream& out) {
   ASSIGN_OR_RETURN(v1::GetTrialBalanceResponse balance, ledger.GetTrialBalance(request));
+  if (format == OutputFormat::kJson) {
+    PrintJson(balance, out);
+    return absl::OkStatus();
+  }
   std::string scope;
   if (!request.period().empty()) {
     scope = absl::StrCat("period ", request.period());
@@ -133,38 +207,50 @@ absl::Status TrialBalanceCommand(LedgerClient& ledger, const v1::GetTrialBalance
     scope = absl::StrCat(request.from_date(), "..", request.to_date());
   }
   const std::string currency = balance.currency_code().empty() ? "EUR" : balance.currency_code();
-  PrintTrialBalance(
-      balance,
-      absl::StrCat("Trial balance of ", ledger.settings().tenant, ", ", scope, ", in ", currency),
-      out);
+  // Through the gateway a single-organisation key implies the tenant, so none may be set here.
+  const std::string& tenant = ledger.settings().tenant;
+  PrintTrialBalance(balance,
+                    absl::StrCat("Trial balance", tenant.empty() ? "" : " of ", tenant, ", ", scope,
+                                 ", in ", currency),
+                    out);
   return absl::OkStatus();
 }
 
-absl::Status VerifyChainCommand(LedgerClient& ledger, std::ostream& out) {
+absl::Status VerifyChainCommand(LedgerClient& ledger, OutputFormat format, std::ostream& out) {
   ASSIGN_OR_RETURN(v1::VerifyChainResponse verified, ledger.VerifyChain(v1::VerifyChainRequest()));
-  if (verified.ok()) {
+  if (format == OutputFormat::kJson) {
+    PrintJson(verified, out);
+  } else if (verified.ok()) {
     out << "hash chain OK: " << verified.entries_checked() << " entries, head "
         << verified.head_hash() << "\n";
+  } else {
+    out << "hash chain BROKEN at entry #" << verified.first_bad_sequence() << ": "
+        << verified.problem() << " (" << verified.entries_checked() << " entries checked)\n";
+  }
+  if (verified.ok()) {
     return absl::OkStatus();
   }
-  out << "hash chain BROKEN at entry #" << verified.first_bad_sequence() << ": "
-      << verified.problem() << " (" << verified.entries_checked() << " entries checked)\n";
   return absl::DataLossError(
       absl::StrCat("hash chain broken at entry #", verified.first_bad_sequence()));
 }
 
 absl::Status ListEntriesCommand(LedgerClient& ledger, const v1::ListEntriesRequest& request,
-                                std::ostream& out) {
+                                OutputFormat format, std::ostream& out) {
   v1::ListEntriesRequest page_request = request;
+  v1::ListEntriesResponse all;  // --json: every page's entries
   int64_t count = 0;
   while (true) {
     ASSIGN_OR_RETURN(v1::ListEntriesResponse page, ledger.ListEntries(page_request));
-    for (const v1::Entry& entry : page.entries()) {
-      if (count > 0) {
+    for (v1::Entry& entry : *page.mutable_entries()) {
+      ++count;
+      if (format == OutputFormat::kJson) {
+        *all.add_entries() = std::move(entry);
+        continue;
+      }
+      if (count > 1) {
         out << "\n";
       }
       PrintEntry(entry, out);
-      ++count;
     }
     if (page.next_page_token().empty()) {
       break;
@@ -173,6 +259,10 @@ absl::Status ListEntriesCommand(LedgerClient& ledger, const v1::ListEntriesReque
       return absl::InternalError("ListEntries returned the same page token twice");
     }
     page_request.set_page_token(page.next_page_token());
+  }
+  if (format == OutputFormat::kJson) {
+    PrintJson(all, out);
+    return absl::OkStatus();
   }
   out << (count > 0 ? "\n" : "") << count << " entries\n";
   return absl::OkStatus();

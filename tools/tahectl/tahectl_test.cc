@@ -1,7 +1,10 @@
-// Unit tests of tahectl's pure parts: argument parsing, operand parsing, output formatting, the
+// Unit tests of tahectl's pure parts: argument parsing, settings resolution (env file,
+// precedence, credentials), operand parsing, admin command parsing, output formatting, the
 // hand-written health messages and the demo data.
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
@@ -9,8 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "libs/status/status.h"
+#include "tools/tahectl/admin_commands.h"
 #include "tools/tahectl/args.h"
 #include "tools/tahectl/cli.h"
 #include "tools/tahectl/client.h"
@@ -172,6 +178,7 @@ TEST_CASE("ClientSettingsFromArgs: flags win over the environment") {
   CHECK(settings->address == "flag:1");
   CHECK(settings->tenant == "lahti");
   CHECK(settings->internal_token == "tok");
+  CHECK(settings->api_key.empty());
   CHECK(settings->timeout == absl::Seconds(3));
 
   settings = ClientSettingsFromArgs(
@@ -192,8 +199,8 @@ TEST_CASE("ClientSettingsFromArgs: missing address, bad tenant, unreadable token
       FakeEnv({{"TAHE_LEDGER_ADDR", "a:1"}, {"TAHE_INTERNAL_TOKEN_FILE", "/nonexistent/token"}});
   absl::StatusOr<ClientSettings> settings = ClientSettingsFromArgs(*ParseArgs({}), missing_file);
   CHECK(settings.status().message() == "TAHE_INTERNAL_TOKEN_FILE: cannot read /nonexistent/token");
-  // Health reads no token, so a stale token file does not break it.
-  CHECK(ClientSettingsFromArgs(*ParseArgs({}), missing_file, /*read_token=*/false).ok());
+  // Health reads no credentials, so a stale token file does not break it.
+  CHECK(ClientSettingsFromArgs(*ParseArgs({}), missing_file, Credentials::kNone).ok());
 }
 
 TEST_CASE("RandomHex gives fresh lower-case hex of the asked length") {
@@ -364,7 +371,10 @@ TEST_CASE("RunTahectl reports usage errors with exit code 2 before calling anyth
   const auto run = [](std::vector<std::string> args, std::string* err_text = nullptr) {
     std::ostringstream out;
     std::ostringstream err;
-    int code = RunTahectl(args, FakeEnv({{"TAHE_LEDGER_ADDR", "127.0.0.1:1"}}), out, err);
+    // TAHE_LOCAL_ENV: not the developer's own .tahe/local.env above the build directory.
+    int code = RunTahectl(
+        args, FakeEnv({{"TAHE_LEDGER_ADDR", "127.0.0.1:1"}, {"TAHE_LOCAL_ENV", "/dev/null"}}), out,
+        err);
     if (err_text != nullptr) {
       *err_text = err.str();
     }
@@ -391,6 +401,394 @@ TEST_CASE("RunTahectl reports usage errors with exit code 2 before calling anyth
              "2025-01-31"}) == kExitUsage);
   CHECK(run({"seed-demo", "--tenants", "Lahti"}) == kExitUsage);
   CHECK(run({"health", "--timeout", "0s"}) == kExitUsage);
+}
+
+// --- Settings: env file, precedence, credentials ---------------------------------------------
+
+constexpr char kKeyA[] =
+    "tahe_aaaaaaaaaaaa_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+constexpr char kKeyB[] =
+    "tahe_bbbbbbbbbbbb_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+constexpr char kKeyAdmin[] =
+    "tahe_adadadadadad_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+// A fresh directory under the system's temporary directory, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir()
+      : path_(std::filesystem::temp_directory_path() /
+              absl::StrCat("tahectl_test_", RandomHex(8))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string Write(const std::string& relative, const std::string& contents) const {
+    const std::filesystem::path file = path_ / relative;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream(file) << contents;
+    return file.string();
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+EnvFile MakeEnvFile(std::map<std::string, std::string, std::less<>> vars,
+                    std::string path = "/etc/tahe/local.env") {
+  return EnvFile{std::move(path), std::move(vars)};
+}
+
+TEST_CASE("ParseEnvFile reads KEY=value lines as run.sh writes them") {
+  absl::StatusOr<std::map<std::string, std::string, std::less<>>> vars = ParseEnvFile(
+      "# written by deploy/local/run.sh\n"
+      "\n"
+      "TAHE_GATEWAY_ADDR=127.0.0.1:7000\n"
+      "  export TAHE_TENANT=lahti  \n"
+      "TAHE_METRICS_URLS=\"http://a/metrics http://b/metrics\"\n"
+      "SINGLE='quoted value'\n"
+      "NESTED=\"\"twice\"\"\n"
+      "EQUALS=a=b=c\r\n"
+      "EMPTY=\n"
+      "TAHE_TENANT=phhyky\n",
+      "local.env");
+  REQUIRE(vars.ok());
+  CHECK(vars->at("TAHE_GATEWAY_ADDR") == "127.0.0.1:7000");
+  CHECK(vars->at("TAHE_METRICS_URLS") == "http://a/metrics http://b/metrics");
+  CHECK(vars->at("SINGLE") == "quoted value");
+  CHECK(vars->at("NESTED") == "\"twice\"");  // one level of quotes only
+  CHECK(vars->at("EQUALS") == "a=b=c");      // and no \r from a CRLF file
+  CHECK(vars->at("EMPTY").empty());
+  CHECK(vars->at("TAHE_TENANT") == "phhyky");  // the later line wins
+  CHECK(vars->size() == 7);
+}
+
+TEST_CASE("ParseEnvFile names the bad line without repeating it") {
+  const std::string secret = kKeyA;
+  absl::StatusOr<std::map<std::string, std::string, std::less<>>> vars =
+      ParseEnvFile(absl::StrCat("A=1\n", secret, "\n"), "/x/local.env");
+  REQUIRE_FALSE(vars.ok());
+  CHECK(vars.status().message() == "/x/local.env:2: not a KEY=value line");
+  CHECK_FALSE(ParseEnvFile("1ABC=x\n", "f").ok());
+  CHECK_FALSE(ParseEnvFile("=x\n", "f").ok());
+}
+
+TEST_CASE("FindLocalEnvFile walks up from the start directory") {
+  TempDir dir;
+  const std::string env_file = dir.Write("project/.tahe/local.env", "A=1\n");
+  std::filesystem::create_directories(dir.path() / "project/src/deep");
+  CHECK(FindLocalEnvFile((dir.path() / "project/src/deep").string()) == env_file);
+  CHECK(FindLocalEnvFile((dir.path() / "project/src/deep/").string()) == env_file);
+  CHECK(FindLocalEnvFile((dir.path() / "project").string()) == env_file);
+  // A directory named .tahe/local.env is not a file.
+  std::filesystem::create_directories(dir.path() / "other/.tahe/local.env");
+  std::filesystem::create_directories(dir.path() / "other/sub");
+  const std::optional<std::string> above = FindLocalEnvFile((dir.path() / "other/sub").string());
+  CHECK((!above.has_value() || above->find(dir.path().string()) == std::string::npos));
+}
+
+TEST_CASE("LoadEnvFile: --env-file, else TAHE_LOCAL_ENV, else the walk up") {
+  TempDir dir;
+  const std::string walked = dir.Write("w/.tahe/local.env", "FROM=walk\n");
+  const std::string named = dir.Write("named.env", "FROM=TAHE_LOCAL_ENV\n");
+  const std::string flagged = dir.Write("flag.env", "FROM=flag\n");
+  const std::string start = (dir.path() / "w").string();
+
+  absl::StatusOr<std::optional<EnvFile>> file =
+      LoadEnvFile(*ParseArgs({"--env-file", flagged}), FakeEnv({{"TAHE_LOCAL_ENV", named}}), start);
+  REQUIRE(file.ok());
+  REQUIRE(file->has_value());
+  CHECK((*file)->vars.at("FROM") == "flag");
+
+  file = LoadEnvFile(*ParseArgs({}), FakeEnv({{"TAHE_LOCAL_ENV", named}}), start);
+  REQUIRE(file.ok());
+  CHECK((*file)->vars.at("FROM") == "TAHE_LOCAL_ENV");
+
+  file = LoadEnvFile(*ParseArgs({}), FakeEnv({}), start);
+  REQUIRE(file.ok());
+  REQUIRE(file->has_value());
+  CHECK((*file)->path == walked);
+  CHECK((*file)->vars.at("FROM") == "walk");
+
+  // A file that was asked for must exist.
+  file =
+      LoadEnvFile(*ParseArgs({"--env-file", (dir.path() / "none").string()}), FakeEnv({}), start);
+  CHECK(file.status().message() ==
+        absl::StrCat("--env-file: cannot read ", (dir.path() / "none").string()));
+  CHECK_FALSE(
+      LoadEnvFile(*ParseArgs({}), FakeEnv({{"TAHE_LOCAL_ENV", "/nonexistent"}}), start).ok());
+}
+
+TEST_CASE("Settings: a flag beats the environment, which beats the env file") {
+  const EnvFile file = MakeEnvFile({{"TAHE_GATEWAY_ADDR", "file-gw:1"},
+                                    {"TAHE_LEDGER_ADDR", "file-ledger:2"},
+                                    {"TAHE_TENANT", "filetenant"},
+                                    {"TAHE_API_KEY", kKeyB}});
+  // Only the file.
+  absl::StatusOr<ClientSettings> settings =
+      ClientSettingsFromArgs(*ParseArgs({}), SettingSources(FakeEnv({}), file));
+  REQUIRE(settings.ok());
+  CHECK(settings->address == "file-gw:1");  // the gateway before a backend
+  CHECK(settings->tenant == "filetenant");
+  CHECK(settings->api_key == kKeyB);
+  CHECK(settings->api_key_origin == "TAHE_API_KEY in /etc/tahe/local.env");
+
+  // The environment beats the file, setting by setting.
+  settings = ClientSettingsFromArgs(*ParseArgs({}),
+                                    SettingSources(FakeEnv({{"TAHE_LEDGER_ADDR", "env-ledger:3"},
+                                                            {"TAHE_TENANT", "envtenant"},
+                                                            {"TAHE_API_KEY", kKeyA}}),
+                                                   file));
+  REQUIRE(settings.ok());
+  CHECK(settings->address == "env-ledger:3");
+  CHECK(settings->tenant == "envtenant");
+  CHECK(settings->api_key == kKeyA);
+  CHECK(settings->api_key_origin == "TAHE_API_KEY");
+
+  // Flags beat both.
+  TempDir dir;
+  const std::string key_file = dir.Write("key", absl::StrCat("  ", kKeyAdmin, "\n"));
+  settings = ClientSettingsFromArgs(
+      *ParseArgs({"--addr", "flag:4", "--tenant", "flagtenant", "--api-key-file", key_file}),
+      SettingSources(FakeEnv({{"TAHE_GATEWAY_ADDR", "env-gw:5"}, {"TAHE_API_KEY", kKeyA}}), file));
+  REQUIRE(settings.ok());
+  CHECK(settings->address == "flag:4");
+  CHECK(settings->tenant == "flagtenant");
+  CHECK(settings->api_key == kKeyAdmin);
+
+  // A variable set to "" in the environment overrides the file: no key.
+  settings =
+      ClientSettingsFromArgs(*ParseArgs({}), SettingSources(FakeEnv({{"TAHE_API_KEY", ""}}), file));
+  REQUIRE(settings.ok());
+  CHECK(settings->api_key.empty());
+}
+
+TEST_CASE("Settings: key files, relative to the env file, and the admin key") {
+  TempDir dir;
+  dir.Write("state/operator.key", absl::StrCat(kKeyA, "\n"));
+  dir.Write("state/admin.key", absl::StrCat(kKeyAdmin, "\n"));
+  const EnvFile file = MakeEnvFile({{"TAHE_GATEWAY_ADDR", "gw:1"},
+                                    {"TAHE_API_KEY_FILE", "operator.key"},
+                                    {"TAHE_ADMIN_API_KEY_FILE", "admin.key"}},
+                                   (dir.path() / "state/local.env").string());
+  const SettingSources sources(FakeEnv({}), file);
+  absl::StatusOr<ClientSettings> service =
+      ClientSettingsFromArgs(*ParseArgs({}), sources, Credentials::kService);
+  REQUIRE(service.ok());
+  CHECK(service->api_key == kKeyA);
+  absl::StatusOr<ClientSettings> admin =
+      ClientSettingsFromArgs(*ParseArgs({}), sources, Credentials::kAdmin);
+  REQUIRE(admin.ok());
+  CHECK(admin->api_key == kKeyAdmin);
+  CHECK(admin->api_key_origin ==
+        absl::StrCat("TAHE_ADMIN_API_KEY_FILE in ", (dir.path() / "state/local.env").string()));
+  absl::StatusOr<ClientSettings> none =
+      ClientSettingsFromArgs(*ParseArgs({}), sources, Credentials::kNone);
+  REQUIRE(none.ok());
+  CHECK(none->api_key.empty());
+
+  // Without an admin key, admin commands use the operator's key.
+  admin = ClientSettingsFromArgs(
+      *ParseArgs({}),
+      SettingSources(FakeEnv({{"TAHE_GATEWAY_ADDR", "gw:1"}, {"TAHE_API_KEY", kKeyB}})),
+      Credentials::kAdmin);
+  REQUIRE(admin.ok());
+  CHECK(admin->api_key == kKeyB);
+}
+
+TEST_CASE("Settings: with an API key no internal token is sent unless asked for") {
+  TempDir dir;
+  const std::string token_file = dir.Write("token", "file-token\n");
+  const EnvLookup env = FakeEnv({{"TAHE_GATEWAY_ADDR", "gw:1"},
+                                 {"TAHE_API_KEY", kKeyA},
+                                 {"TAHE_INTERNAL_TOKEN", "env-token"},
+                                 {"TAHE_INTERNAL_TOKEN_FILE", token_file}});
+  absl::StatusOr<ClientSettings> settings = ClientSettingsFromArgs(*ParseArgs({}), env);
+  REQUIRE(settings.ok());
+  CHECK(settings->api_key == kKeyA);
+  CHECK(settings->internal_token.empty());
+
+  settings = ClientSettingsFromArgs(*ParseArgs({"--internal-token-file", token_file}), env);
+  REQUIRE(settings.ok());
+  CHECK(settings->api_key == kKeyA);
+  CHECK(settings->internal_token == "file-token");
+
+  // Without a key (direct to a backend) the token comes from the environment as before.
+  settings = ClientSettingsFromArgs(
+      *ParseArgs({}), FakeEnv({{"TAHE_LEDGER_ADDR", "l:1"}, {"TAHE_INTERNAL_TOKEN", "env-token"}}));
+  REQUIRE(settings.ok());
+  CHECK(settings->internal_token == "env-token");
+}
+
+TEST_CASE("Settings: a malformed key is refused without being repeated") {
+  const std::string not_a_key = "tahe_AAAAAAAAAAAA_secretsecret";
+  absl::StatusOr<ClientSettings> settings = ClientSettingsFromArgs(
+      *ParseArgs({}), FakeEnv({{"TAHE_GATEWAY_ADDR", "gw:1"}, {"TAHE_API_KEY", not_a_key}}));
+  REQUIRE_FALSE(settings.ok());
+  CHECK(settings.status().message() ==
+        "TAHE_API_KEY: not an API key (want tahe_<12 hex>_<64 hex>)");
+  CHECK(IsWellFormedApiKey(kKeyA));
+  CHECK_FALSE(IsWellFormedApiKey(absl::StrCat(kKeyA, "0")));
+  CHECK(ApiKeyId(kKeyA) == "aaaaaaaaaaaa");
+  CHECK(ApiKeyId(not_a_key).empty());
+}
+
+TEST_CASE("A key is never taken from the command line") {
+  for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
+           {"ledger", "accounts", "--api-key", kKeyA},
+           {"ledger", "accounts", absl::StrCat("--api-key=", kKeyA)},
+           {"admin", "regions", "list", "--admin-api-key", kKeyA},
+           {"admin", "regions", "list", "--key", kKeyA}}) {
+    absl::StatusOr<Args> args = ParseArgs(argv);
+    REQUIRE_FALSE(args.ok());
+    CHECK(args.status().message().find("--api-key-file") != absl::string_view::npos);
+    CHECK(args.status().message().find(kKeyA) == absl::string_view::npos);
+  }
+  // No option but the file ones carries a key.
+  for (const OptionSpec& spec : KnownOptions()) {
+    CHECK((spec.name.find("key") == absl::string_view::npos ||
+           absl::EndsWith(spec.name, "key-file")));
+  }
+  std::ostringstream out;
+  std::ostringstream err;
+  CHECK(RunTahectl({"ledger", "accounts", "--api-key", kKeyA}, FakeEnv({}), out, err) ==
+        kExitUsage);
+  CHECK(err.str().find(kKeyA) == std::string::npos);
+}
+
+// --- Admin and ledger command parsing ----------------------------------------------------------
+
+namespace gw = ::tahe::gateway::v1;
+
+absl::StatusOr<AdminCommand> ParseAdmin(std::vector<std::string> argv) {
+  ASSIGN_OR_RETURN(Args args, ParseArgs(argv));
+  return ParseAdminCommand(args);
+}
+
+TEST_CASE("ParseAdminCommand builds the request of each command") {
+  absl::StatusOr<AdminCommand> command =
+      ParseAdmin({"admin", "regions", "create", "pohjanmaa", "--name", "Pohjanmaa", "--service",
+                  "tahe.ledger.v1=127.0.0.1:1", "--service", "tahe.payroll.v1=127.0.0.1:2",
+                  "--request-id", "r-1"});
+  REQUIRE(command.ok());
+  const auto* create = std::get_if<gw::CreateRegionRequest>(&command->request);
+  REQUIRE(create != nullptr);
+  CHECK(create->request_id() == "r-1");
+  CHECK(create->region().slug() == "pohjanmaa");
+  CHECK(create->region().name() == "Pohjanmaa");
+  CHECK(create->region().service_addresses().at("tahe.ledger.v1") == "127.0.0.1:1");
+  CHECK(create->region().service_addresses().size() == 2);
+
+  command = ParseAdmin({"admin", "regions", "update", "pohjanmaa", "--service",
+                        "tahe.ledger.v1=10.0.0.1:1", "--remove-service", "tahe.payroll.v1"});
+  REQUIRE(command.ok());
+  const auto* update = std::get_if<gw::UpdateRegionRequest>(&command->request);
+  REQUIRE(update != nullptr);
+  CHECK(update->name().empty());
+  CHECK(update->service_addresses().at("tahe.ledger.v1") == "10.0.0.1:1");
+  CHECK(update->remove_service_prefixes(0) == "tahe.payroll.v1");
+  CHECK(absl::StartsWith(update->request_id(), "tahectl-"));  // random when not given
+
+  command = ParseAdmin({"admin", "orgs", "update", "lahti", "--region", "pohjanmaa"});
+  REQUIRE(command.ok());
+  const auto* move = std::get_if<gw::UpdateOrganisationRequest>(&command->request);
+  REQUIRE(move != nullptr);
+  CHECK(move->slug() == "lahti");
+  CHECK(move->region() == "pohjanmaa");
+  CHECK(move->name().empty());
+  CHECK(move->business_id().empty());
+
+  command = ParseAdmin({"admin", "keys", "issue", "--role", "ledger.read", "--role", "ledger.write",
+                        "--region", "paijat-hame", "--region", "pohjanmaa", "--description",
+                        "operator", "--key-file", "/tmp/k"});
+  REQUIRE(command.ok());
+  const auto* issue = std::get_if<gw::IssueApiKeyRequest>(&command->request);
+  REQUIRE(issue != nullptr);
+  CHECK(issue->roles_size() == 2);
+  CHECK(issue->regions_size() == 2);
+  CHECK(issue->organisations().empty());
+  CHECK(command->key_file == "/tmp/k");
+
+  command = ParseAdmin(
+      {"admin", "audit", "--target", "organisation", "--after-id", "7", "--limit", "20"});
+  REQUIRE(command.ok());
+  const auto* audit = std::get_if<gw::ListAuditEventsRequest>(&command->request);
+  REQUIRE(audit != nullptr);
+  CHECK(audit->after_id() == 7);
+  CHECK(audit->limit() == 20);
+  CHECK(audit->target() == "organisation");
+}
+
+TEST_CASE("ParseAdminCommand: usage errors name the option at fault") {
+  const auto message = [](std::vector<std::string> argv) {
+    absl::StatusOr<AdminCommand> command = ParseAdmin(std::move(argv));
+    CHECK(IsUsageError(command.status()));
+    return std::string(command.status().message());
+  };
+  CHECK(message({"admin", "regions", "create", "x", "--service", "a=b"}) ==
+        "admin regions create: --name NAME is required");
+  CHECK(message({"admin", "regions", "create", "x", "--name", "X", "--service", "noequals"})
+            .rfind("--service: want PREFIX=ADDR", 0) == 0);
+  CHECK(message({"admin", "regions", "update", "x"}).find("nothing to change") !=
+        std::string::npos);
+  CHECK(message({"admin", "orgs", "update", "lahti"}).find("nothing to change") !=
+        std::string::npos);
+  CHECK(message({"admin", "orgs", "create", "lahti", "--name", "Lahti", "--region", "r"}) ==
+        "admin orgs create: --business-id is required");
+  CHECK(message({"admin", "orgs", "list", "--region", "a", "--region", "b"}) ==
+        "--region given more than once");
+  CHECK(
+      message({"admin", "keys", "issue", "--role", "admin", "--organisation", "a", "--region", "b"})
+          .find("not both") != std::string::npos);
+  CHECK(message({"admin", "keys", "issue", "--region", "b"}) ==
+        "admin keys issue: at least one --role is required");
+  CHECK(message({"admin", "keys", "revoke", kKeyA}) ==
+        "admin keys revoke: KEY_ID is the key's 12 hex digit id");
+  CHECK(message({"admin", "keys", "list", "--role", "x"}) ==
+        "--role is not an option of 'admin keys list'");
+  CHECK(message({"admin", "audit", "--limit", "0"}) == "--limit: want 1..1000, got \"0\"");
+  CHECK(message({"admin", "frobs"}) == "unknown command 'admin frobs'");
+}
+
+TEST_CASE("ParsePostEntryJson reads the JSON mapping and refuses unknown fields") {
+  absl::StatusOr<v1::PostEntryRequest> request = ParsePostEntryJson(
+      R"({"requestId": "r-9", "entry": {"entryDate": "2025-03-05", "description": "Tilitys",
+          "lines": [{"account": "1910", "amount": {"amountMinor": "123456"}},
+                    {"account": "5000", "amount": {"amount_minor": -123456},
+                     "dimensions": {"cost_centre": "100"}}]}})",
+      "f.json");
+  REQUIRE(request.ok());
+  CHECK(request->request_id() == "r-9");
+  CHECK(request->entry().lines_size() == 2);
+  CHECK(request->entry().lines(0).amount().amount_minor() == 123456);
+  CHECK(request->entry().lines(1).amount().amount_minor() == -123456);
+  CHECK(request->entry().lines(1).dimensions().at("cost_centre") == "100");
+
+  absl::StatusOr<v1::PostEntryRequest> typo =
+      ParsePostEntryJson(R"({"entry": {"entrydate": "2025-03-05"}})", "f.json");
+  REQUIRE_FALSE(typo.ok());
+  CHECK(typo.status().message().rfind("f.json: not a JSON PostEntryRequest: ", 0) == 0);
+  CHECK_FALSE(ParsePostEntryJson("not json", "f.json").ok());
+}
+
+TEST_CASE("PrintApiKeys shows the scope and never a secret") {
+  gw::ApiKey key;
+  key.set_key_id("0123456789ab");
+  key.add_roles("ledger.read");
+  key.add_roles("ledger.write");
+  key.add_regions("paijat-hame");
+  key.set_description("operator");
+  key.set_created_at("2025-01-01T00:00:00Z");
+  std::ostringstream out;
+  PrintApiKeys({key}, out);
+  CHECK(out.str() ==
+        "Key ID        Roles                     Scope                Description  Created"
+        "               Revoked\n"
+        "0123456789ab  ledger.read,ledger.write  regions paijat-hame  operator     "
+        "2025-01-01T00:00:00Z\n"
+        "1 key\n");
 }
 
 }  // namespace
