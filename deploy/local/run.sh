@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the Tahe suite on this machine with a PostgreSQL cluster of its own.
+# Runs the Tahe suite on this machine with a PostgreSQL cluster of its own: two cells (regions
+# "paijat-hame" and "pohjanmaa", each with its own service databases) behind one gateway.
 #
 #   deploy/local/run.sh             # build, start, seed the demo, stay in the foreground; Ctrl-C
 #                                   # stops the services and PostgreSQL
@@ -11,12 +12,18 @@
 # Everything lives under .tahe/ in the checkout (ignored by git):
 #   .tahe/pg/                PostgreSQL cluster (created once, kept across runs)
 #   .tahe/ports/             the ports chosen the first time, reused while free
-#   .tahe/secrets/           database passwords (mode 600)
+#   .tahe/secrets/           database passwords, the gateway's bootstrap admin key
+#                            (admin_api_key) and the demo operator key (operator_api_key), mode 600
 #   .tahe/internal_token     the internal credential between services (mode 600)
-#   .tahe/logs/              postgres.log, <service>-<cell>.log
+#   .tahe/logs/              postgres.log, <service>-<cell>.log, gateway.log
 #   .tahe/run/               pid files
 #   .tahe/local.env          how to reach everything (mode 600): source it with
 #                            set -a; . .tahe/local.env; set +a
+#
+# The gateway (its own database tahe_gateway) is the one entry point for clients: the launcher
+# registers both regions with their cells' addresses, the demo organisations (lahti, phhyky in
+# paijat-hame; vaasa, seinajoki in pohjanmaa) and a demo operator key for both regions, and writes
+# TAHE_GATEWAY_ADDR and TAHE_API_KEY to local.env. The demo is seeded through the gateway.
 #
 # Database roles: tahe_owner (LOGIN) owns the service databases and runs the migrations;
 # tahe_<service>_app (NOLOGIN) is the group role the migrations grant to; tahe_<service>
@@ -32,7 +39,9 @@
 #
 # Environment: TAHE_BUILD_DIR (default build), TAHE_LOCAL_DIR (default .tahe: the state
 # directory, another one runs an independent suite), TAHE_LOCAL_BIN_<SERVICE> (run another binary
-# in place of build/services/<service>/tahe_<service>; deploy/local/run_test.sh uses it).
+# in place of build/services/<service>/tahe_<service>; deploy/local/run_test.sh uses it). The
+# services read their own TAHE_<SERVICE>_* settings from the environment too (for example
+# TAHE_GATEWAY_RATE_PER_SECOND and TAHE_GATEWAY_RATE_BURST for the gateway's rate limit).
 set -euo pipefail
 
 usage() {
@@ -68,13 +77,24 @@ source tests/pg/lib.sh
 # --- What runs where -------------------------------------------------------------------------
 # One cell per region; each cell runs every service with a database of its own. Add a cell or a
 # service here (and its demo tenants below); the rest of the script loops over these.
-CELLS=(paijat-hame)
+CELLS=(paijat-hame pohjanmaa)
 SERVICES=(ledger)
-declare -A CELL_TENANTS=([paijat-hame]="lahti,phhyky")
+declare -A CELL_NAME=([paijat-hame]="Päijät-Häme" [pohjanmaa]="Pohjanmaa")
+declare -A CELL_TENANTS=([paijat-hame]="lahti,phhyky" [pohjanmaa]="vaasa,seinajoki")
+# Demo organisations: name and business ID (check digits valid; finnish-rules.md §4).
+declare -A ORG_NAME=([lahti]="Lahden kaupunki" [phhyky]="Päijät-Hämeen hyvinvointialue"
+  [vaasa]="Vaasan kaupunki" [seinajoki]="Seinäjoen kaupunki")
+declare -A ORG_BUSINESS_ID=([lahti]="0135202-4" [phhyky]="3221310-7" [vaasa]="0209602-6"
+  [seinajoki]="0204819-8")
+# gRPC service prefix of each service, as the gateway routes by it.
+declare -A SERVICE_PREFIX=([ledger]="tahe.ledger.v1")
+# The demo operator key's roles: everything but admin (the bootstrap key is the admin key).
+OPERATOR_ROLES=(ledger.read ledger.write payroll.run payroll.admin invoicing.write reports.read)
 
 # First ports to probe. PostgreSQL's is remembered in .tahe/ports/ and reused while free, and so
 # are the services', so that addresses stay put across restarts.
 PG_PORT_BASE=55432
+GATEWAY_PORT_BASE=50050
 GRPC_PORT_BASE=50051
 METRICS_PORT_BASE=9464
 HEALTH_WAIT_SECONDS=60
@@ -88,6 +108,8 @@ secrets_dir="${state}/secrets"
 log_dir="${state}/logs"
 run_dir="${state}/run"
 token_file="${state}/internal_token"
+admin_key_file="${secrets_dir}/admin_api_key"
+operator_key_file="${secrets_dir}/operator_api_key"
 env_file="${state}/local.env"
 summary_file="${state}/summary.txt"
 launcher_pid_file="${run_dir}/launcher.pid"
@@ -98,6 +120,7 @@ launcher_marker="run.sh"
 service_marker="--internal_token_file=${token_file}"
 build_dir=${TAHE_BUILD_DIR:-build}
 build_path=$(realpath -m "${build_dir}")
+gateway_name=gateway
 tahectl="${build_path}/tools/tahectl/tahectl"
 
 # Never fails: with stderr gone (a closed pipe) the script must still be able to clean up.
@@ -188,6 +211,7 @@ suite_running() {
     live_pid "${run_dir}/$(proc_name "${cell}" "${service}").pid" "${service_marker}" >/dev/null &&
       return 0
   done < <(all_processes)
+  live_pid "${run_dir}/${gateway_name}.pid" "${service_marker}" >/dev/null && return 0
   return 1
 }
 
@@ -195,7 +219,8 @@ suite_running() {
 # STOP_WAIT_SECONDS), and remove the pid files.
 stop_services() {
   local file name pid deadline
-  for file in "${run_dir}"/*.pid; do
+  # The gateway first: clients see it go before the cells behind it.
+  for file in "${run_dir}/${gateway_name}.pid" "${run_dir}"/*.pid; do
     [[ -e "${file}" && "${file}" != "${launcher_pid_file}" ]] || continue
     name=$(basename "${file}" .pid)
     if pid=$(live_pid "${file}" "${service_marker}"); then
@@ -287,7 +312,7 @@ if ((build)); then
   cmake --build "${build_path}" -j"$(nproc)"
 fi
 [[ -x "${tahectl}" ]] || die "${tahectl} was not built"
-for service in "${SERVICES[@]}"; do
+for service in "${SERVICES[@]}" gateway; do
   binary=$(service_binary "${service}")
   [[ -x "${binary}" ]] || die "${binary} was not built"
 done
@@ -318,7 +343,7 @@ trap 'exit 141' PIPE
 # Secrets.
 ensure_secret "${token_file}"
 ensure_secret "${secrets_dir}/pg_tahe_owner"
-for service in "${SERVICES[@]}"; do
+for service in "${SERVICES[@]}" gateway; do
   ensure_secret "${secrets_dir}/pg_tahe_${service}"
 done
 owner_password=$(<"${secrets_dir}/pg_tahe_owner")
@@ -355,7 +380,7 @@ SELECT 'CREATE ROLE tahe_owner'
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tahe_owner') \gexec
 ALTER ROLE tahe_owner WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'owner_password';
 SQL
-  for service in "${SERVICES[@]}"; do
+  for service in "${SERVICES[@]}" gateway; do
     echo "\\set app_role 'tahe_${service}_app'"
     echo "\\set login_role 'tahe_${service}'"
     echo "\\set login_password '$(<"${secrets_dir}/pg_tahe_${service}")'"
@@ -368,8 +393,16 @@ ALTER ROLE :"login_role" WITH LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE
   PASSWORD :'login_password';
 GRANT :"app_role" TO :"login_role";
 SQL
-    for cell in "${CELLS[@]}"; do
-      echo "\\set db '$(db_name "${cell}" "${service}")'"
+    if [[ "${service}" == gateway ]]; then
+      databases=(tahe_gateway)
+    else
+      databases=()
+      for cell in "${CELLS[@]}"; do
+        databases+=("$(db_name "${cell}" "${service}")")
+      done
+    fi
+    for db in "${databases[@]}"; do
+      echo "\\set db '${db}'"
       cat <<'SQL'
 SELECT format('CREATE DATABASE %I OWNER tahe_owner', :'db')
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
@@ -381,27 +414,29 @@ SQL
   done
 } | tahe_psql "${pg_dir}" "${pg_port}"
 
-# Services.
+# Passwords reach libpq through a pgpass file, never the command line (ps would show them).
+pgpass="${secrets_dir}/pgpass"
+(
+  umask 077
+  printf '127.0.0.1:%s:*:tahe_owner:%s\n' "${pg_port}" "${owner_password}" >"${pgpass}.tmp"
+  for s in "${SERVICES[@]}" gateway; do
+    printf '127.0.0.1:%s:*:tahe_%s:%s\n' "${pg_port}" "${s}" "$(<"${secrets_dir}/pg_tahe_${s}")" \
+      >>"${pgpass}.tmp"
+  done
+  mv "${pgpass}.tmp" "${pgpass}"
+)
+
 declare -A grpc_addr metrics_addr
-while read -r cell service; do
-  name=$(proc_name "${cell}" "${service}")
-  claim_port "${name}" "${GRPC_PORT_BASE}"
+# start_process NAME SERVICE GRPC_PORT_BASE DATABASE [EXTRA FLAGS...]: claims its ports, starts
+# the binary of SERVICE in the background and writes its pid file.
+start_process() {
+  local name=$1 service=$2 port_base=$3 db=$4
+  shift 4
+  claim_port "${name}" "${port_base}"
   grpc_addr[${name}]="127.0.0.1:${port}"
   claim_port "${name}-metrics" "${METRICS_PORT_BASE}"
   metrics_addr[${name}]="127.0.0.1:${port}"
-  db=$(db_name "${cell}" "${service}")
-  conn="host=127.0.0.1 port=${pg_port} dbname=${db}"
-  # Passwords reach libpq through a pgpass file, never the command line (ps would show them).
-  pgpass="${secrets_dir}/pgpass"
-  (
-    umask 077
-    printf '127.0.0.1:%s:*:tahe_owner:%s\n' "${pg_port}" "${owner_password}" >"${pgpass}.tmp"
-    for s in "${SERVICES[@]}"; do
-      printf '127.0.0.1:%s:*:tahe_%s:%s\n' "${pg_port}" "${s}" "$(<"${secrets_dir}/pg_tahe_${s}")" \
-        >>"${pgpass}.tmp"
-    done
-    mv "${pgpass}.tmp" "${pgpass}"
-  )
+  local conn="host=127.0.0.1 port=${pg_port} dbname=${db}"
   say "starting ${name} on ${grpc_addr[${name}]}"
   echo "--- $(date -Is) deploy/local/run.sh starts ${name}" >>"${log_dir}/${name}.log"
   # setsid: a new session, so that Ctrl-C in this terminal reaches only this script, which then
@@ -413,14 +448,15 @@ while read -r cell service; do
     --db_url="${conn} user=tahe_${service}" \
     --db_migrate_url="${conn} user=tahe_owner" \
     --internal_token_file="${token_file}" \
+    "$@" \
     >>"${log_dir}/${name}.log" 2>&1 </dev/null 9>&- &
   echo $! >"${run_dir}/${name}.pid"
   started_pids+=($!)
-done < <(all_processes)
+}
 
-# Wait until every service reports SERVING.
-while read -r cell service; do
-  name=$(proc_name "${cell}" "${service}")
+# wait_serving NAME: until its health check says SERVING; fails if it exits or takes too long.
+wait_serving() {
+  local name=$1 pid deadline
   pid=$(<"${run_dir}/${name}.pid")
   deadline=$((SECONDS + HEALTH_WAIT_SECONDS))
   until "${tahectl}" health --addr "${grpc_addr[${name}]}" --timeout 2s >/dev/null 2>&1; do
@@ -435,18 +471,80 @@ while read -r cell service; do
     sleep 0.5
   done
   say "${name} is SERVING"
+}
+
+# The cells.
+while read -r cell service; do
+  start_process "$(proc_name "${cell}" "${service}")" "${service}" "${GRPC_PORT_BASE}" \
+    "$(db_name "${cell}" "${service}")"
+done < <(all_processes)
+while read -r cell service; do
+  wait_serving "$(proc_name "${cell}" "${service}")"
 done < <(all_processes)
 
-# Demo data: fixed request ids make this a no-op when it is already there.
-if ((seed)); then
-  for cell in "${CELLS[@]}"; do
-    tenants=${CELL_TENANTS[${cell}]:-}
-    if [[ -n "${tenants}" && " ${SERVICES[*]} " == *" ledger "* ]]; then
-      say "seeding the demo in ${cell} (${tenants})"
-      "${tahectl}" --addr "${grpc_addr[$(proc_name "${cell}" ledger)]}" \
-        --internal-token-file "${token_file}" --timeout 30s seed-demo --tenants "${tenants}"
-    fi
+# The gateway. On its first start it issues the admin key into secrets/admin_api_key.
+start_process "${gateway_name}" gateway "${GATEWAY_PORT_BASE}" tahe_gateway \
+  --bootstrap_admin_key_file="${admin_key_file}"
+wait_serving "${gateway_name}"
+gateway_addr=${grpc_addr[${gateway_name}]}
+[[ -s "${admin_key_file}" ]] ||
+  die "the gateway's directory has an admin key but ${admin_key_file} is missing: issue a new one and write it there, or remove ${shown_state}/ to start afresh"
+
+# admin ARGS...: tahectl admin as the bootstrap admin, through the gateway.
+admin() {
+  "${tahectl}" --addr "${gateway_addr}" --api-key-file "${admin_key_file}" --timeout 30s admin "$@"
+}
+
+# The directory: both regions with their cells' current addresses (set on every start: ports may
+# have moved), then, with the demo, its organisations and the operator key.
+existing_regions=$(admin regions list --json) || die "cannot list the gateway's regions"
+for cell in "${CELLS[@]}"; do
+  services=()
+  for service in "${SERVICES[@]}"; do
+    services+=(--service "${SERVICE_PREFIX[${service}]}=${grpc_addr[$(proc_name "${cell}" "${service}")]}")
   done
+  if grep -q "\"slug\": *\"${cell}\"" <<<"${existing_regions}"; then
+    admin regions update "${cell}" "${services[@]}" >/dev/null ||
+      die "cannot update the addresses of region ${cell}"
+  else
+    admin regions create "${cell}" --name "${CELL_NAME[${cell}]}" "${services[@]}" \
+      --request-id "local-region-${cell}" >/dev/null || die "cannot create region ${cell}"
+    say "region ${cell} registered with the gateway"
+  fi
+done
+
+if ((seed)); then
+  all_tenants=()
+  for cell in "${CELLS[@]}"; do
+    IFS=, read -r -a tenants <<<"${CELL_TENANTS[${cell}]:-}"
+    for org in "${tenants[@]}"; do
+      # A fixed request id: a replay returns the organisation and changes nothing.
+      admin orgs create "${org}" --name "${ORG_NAME[${org}]}" \
+        --business-id "${ORG_BUSINESS_ID[${org}]}" --region "${cell}" \
+        --request-id "local-org-${org}" >/dev/null || die "cannot create organisation ${org}"
+      all_tenants+=("${org}")
+    done
+  done
+  if [[ ! -s "${operator_key_file}" ]]; then
+    roles=()
+    for role in "${OPERATOR_ROLES[@]}"; do
+      roles+=(--role "${role}")
+    done
+    regions=()
+    for cell in "${CELLS[@]}"; do
+      regions+=(--region "${cell}")
+    done
+    rm -f "${operator_key_file}"
+    admin keys issue "${roles[@]}" "${regions[@]}" \
+      --description "demo operator key (deploy/local/run.sh)" \
+      --key-file "${operator_key_file}" >/dev/null || die "cannot issue the demo operator key"
+    say "demo operator key issued (${shown_state}/secrets/operator_api_key)"
+  fi
+  # Demo data: fixed request ids make this a no-op when it is already there.
+  tenant_list=$(IFS=,; echo "${all_tenants[*]}")
+  say "seeding the demo through the gateway (${tenant_list})"
+  "${tahectl}" --addr "${gateway_addr}" --api-key-file "${operator_key_file}" --timeout 30s \
+    seed-demo --tenants "${tenant_list}"
 fi
 
 # .tahe/local.env: TAHE_<SERVICE>_ADDR is the first cell's; every cell also gets
@@ -454,6 +552,11 @@ fi
 metrics_urls=()
 {
   echo "# Written by deploy/local/run.sh; load with: set -a; . ${shown_state}/local.env; set +a"
+  echo "TAHE_GATEWAY_ADDR=${gateway_addr}"
+  if [[ -s "${operator_key_file}" ]]; then
+    echo "TAHE_API_KEY=$(<"${operator_key_file}")"
+  fi
+  echo "TAHE_ADMIN_API_KEY_FILE=${admin_key_file}"
   for service in "${SERVICES[@]}"; do
     echo "TAHE_${service^^}_ADDR=${grpc_addr[$(proc_name "${CELLS[0]}" "${service}")]}"
     for cell in "${CELLS[@]}"; do
@@ -465,6 +568,7 @@ metrics_urls=()
   echo "TAHE_PG_USER=tahe_owner"
   echo "TAHE_PG_PASSWORD=${owner_password}"
   echo "TAHE_INTERNAL_TOKEN_FILE=${token_file}"
+  metrics_urls+=("http://${metrics_addr[${gateway_name}]}/metrics")
   while read -r cell service; do
     metrics_urls+=("http://${metrics_addr[$(proc_name "${cell}" "${service}")]}/metrics")
   done < <(all_processes)
@@ -477,6 +581,9 @@ mv "${env_file}.tmp" "${env_file}"
   echo "Tahe local suite (${root})"
   printf '  %-22s 127.0.0.1:%-7s user tahe_owner (password in %s/local.env)  log %s/logs/postgres.log\n' \
     PostgreSQL "${pg_port}" "${shown_state}" "${shown_state}"
+  printf '  %-22s gRPC %-17s metrics http://%s/metrics  log %s/logs/%s.log\n' \
+    "${gateway_name}" "${gateway_addr}" "${metrics_addr[${gateway_name}]}" "${shown_state}" \
+    "${gateway_name}"
   while read -r cell service; do
     name=$(proc_name "${cell}" "${service}")
     printf '  %-22s gRPC %-17s metrics http://%s/metrics  log %s/logs/%s.log\n' \
@@ -487,6 +594,7 @@ mv "${env_file}.tmp" "${env_file}"
   done
   echo "  environment: set -a; . ${shown_state}/local.env; set +a"
   echo "  then try:    ${tahectl#"${root}/"} --tenant lahti ledger trial-balance"
+  echo "               ${tahectl#"${root}/"} admin orgs list"
   echo "  stop:        deploy/local/run.sh --stop  (or Ctrl-C when it runs in the foreground)"
 } >"${summary_file}"
 cat "${summary_file}"
@@ -509,14 +617,13 @@ while ((stop_requested == 0)); do
   # Returns when a service exits or when a trapped signal arrives.
   wait -n "${started_pids[@]}" 2>/dev/null || true
   ((stop_requested == 0)) || break
-  while read -r cell service; do
-    name=$(proc_name "${cell}" "${service}")
+  while read -r name; do
     if ! live_pid "${run_dir}/${name}.pid" "${service_marker}" >/dev/null; then
       say "${name} exited unexpectedly; last lines of ${shown_state}/logs/${name}.log:"
       tail -n 20 "${log_dir}/${name}.log" >&2 || true
       status=1
     fi
-  done < <(all_processes)
+  done < <(echo "${gateway_name}"; all_processes | while read -r c s; do proc_name "${c}" "${s}"; done)
   ((status == 0)) || break
 done
 trap '' INT TERM HUP # a second Ctrl-C must not interrupt the orderly stop

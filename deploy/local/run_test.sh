@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Tests deploy/local/run.sh end to end with a stand-in ledger (tahectl_fake_ledger_server, same
-# flags as the real one; it checks the database roles the launcher set up) in a state directory
-# of its own, so a developer's .tahe/ is never touched. Registered with ctest as
+# Tests deploy/local/run.sh end to end with a stand-in ledger in both cells
+# (tahectl_fake_ledger_server, same flags as the real one; it checks the database roles the
+# launcher set up) behind the real gateway, in a state directory of its own, so a developer's
+# .tahe/ is never touched. Registered with ctest as
 # deploy_local_launcher; by hand:
 #
 #   TAHE_BUILD_DIR=$PWD/build bash deploy/local/run_test.sh
 #
 # Covers: a service that dies at start-up (the launcher fails and stops PostgreSQL), --detach
-# (health, metrics, demo data, local.env, secrets, password auth), a second run while up,
+# (health, metrics, directory and demo data through the gateway, local.env, secrets, keys,
+# password auth), a second run while up,
 # --stop, restart on the remembered ports, and the foreground mode stopped by --stop, by SIGTERM,
 # and by a crashing service.
 set -euo pipefail
@@ -71,13 +73,17 @@ local_env() {
 }
 
 ledger_pid() { cat "${state}/run/ledger-paijat-hame.pid"; }
+processes=(gateway ledger-paijat-hame ledger-pohjanmaa)
 
 expect_all_stopped() {
-  if [[ -f "${state}/run/ledger-paijat-hame.pid" ]]; then
-    fail "the ledger pid file is still there"
-  fi
-  if pgrep -f -- "${TAHE_LOCAL_BIN_LEDGER}.*${state}" >/dev/null; then
-    fail "a ledger of this test still runs"
+  local name
+  for name in "${processes[@]}"; do
+    if [[ -f "${state}/run/${name}.pid" ]]; then
+      fail "the pid file of ${name} is still there"
+    fi
+  done
+  if pgrep -f -- "--internal_token_file=${state}/internal_token" >/dev/null; then
+    fail "a service of this test still runs"
   fi
   if tahe_pg_is_running "${state}/pg"; then
     fail "PostgreSQL still runs"
@@ -103,11 +109,37 @@ grep -q "ledger-paijat-hame exited during start-up" <<<"${output}" ||
   fail "no start-up failure message in: ${output}"
 expect_all_stopped
 
-step "--detach starts PostgreSQL and the ledger, seeds the demo and returns"
+step "--detach starts PostgreSQL, two cells and the gateway, seeds the demo and returns"
 output=$("${launcher[@]}" --detach 2>&1) || fail "--detach failed: ${output}"
-grep -q "lahti: chart fi-municipal" <<<"${output}" || fail "no seed summary for lahti: ${output}"
-grep -q "phhyky: chart fi-municipal" <<<"${output}" || fail "no seed summary for phhyky: ${output}"
+for tenant in lahti phhyky vaasa seinajoki; do
+  grep -q "${tenant}: chart fi-municipal" <<<"${output}" ||
+    fail "no seed summary for ${tenant}: ${output}"
+done
 [[ "$(stat -c %a "${state}/local.env")" == 600 ]] || fail "local.env is not mode 600"
+for key in admin_api_key operator_api_key; do
+  [[ "$(stat -c %a "${state}/secrets/${key}")" == 600 ]] || fail "${key} is not mode 600"
+  grep -Eq '^tahe_[0-9a-f]{12}_[0-9a-f]{64}$' "${state}/secrets/${key}" ||
+    fail "${key} is not an API key"
+done
+gateway=$(local_env TAHE_GATEWAY_ADDR)
+[[ -n "${gateway}" && "$(local_env TAHE_API_KEY)" == "$(<"${state}/secrets/operator_api_key")" ]] ||
+  fail "local.env lacks TAHE_GATEWAY_ADDR or the operator key"
+[[ "$("${tahectl}" health --addr "${gateway}")" == SERVING ]] || fail "the gateway is not SERVING"
+export TAHE_LOCAL_ENV="${state}/local.env"
+orgs=$("${tahectl}" admin orgs list) || fail "admin orgs list failed"
+grep -Eq '^vaasa +Vaasan kaupunki +0209602-6 +pohjanmaa ' <<<"${orgs}" ||
+  fail "vaasa is not in region pohjanmaa: ${orgs}"
+grep -Eq '^lahti +.* paijat-hame ' <<<"${orgs}" || fail "lahti is not in paijat-hame: ${orgs}"
+regions=$("${tahectl}" admin regions list) || fail "admin regions list failed"
+for cell in PAIJAT_HAME POHJANMAA; do
+  grep -qF "tahe.ledger.v1=$(local_env "TAHE_LEDGER_ADDR_${cell}")" <<<"${regions}" ||
+    fail "the ${cell} ledger address is not registered: ${regions}"
+done
+# The operator key is not an admin key.
+if out=$(TAHE_ADMIN_API_KEY_FILE= "${tahectl}" admin orgs list 2>&1); then
+  fail "the operator key could call the admin API"
+fi
+grep -q PERMISSION_DENIED <<<"${out}" || fail "expected PERMISSION_DENIED, got: ${out}"
 [[ "$(stat -c %a "${state}/internal_token")" == 600 ]] || fail "internal_token is not mode 600"
 [[ "$(stat -c %a "${state}/secrets/pg_tahe_owner")" == 600 ]] || fail "a password is not mode 600"
 grep -Eq '^[0-9a-f]{32}$' "${state}/internal_token" || fail "the token is not 32 hex digits"
@@ -117,12 +149,21 @@ addr=$(local_env TAHE_LEDGER_ADDR)
 [[ "$(local_env TAHE_INTERNAL_TOKEN_FILE)" == "${state}/internal_token" ]] ||
   fail "TAHE_INTERNAL_TOKEN_FILE is not the absolute token path"
 [[ "$("${tahectl}" health --addr "${addr}")" == SERVING ]] || fail "the ledger is not SERVING"
-metrics_url=$(local_env TAHE_METRICS_URLS)
-http_get "${metrics_url#http://}" | grep -q '^tahe_fake_ledger_starts_total 1' ||
-  fail "no metrics at ${metrics_url}"
-entries=$("${tahectl}" --addr "${addr}" --internal-token-file "${state}/internal_token" \
-  --tenant phhyky ledger entries) || fail "cannot list entries"
+read -r -a metrics_urls <<<"$(local_env TAHE_METRICS_URLS)"
+((${#metrics_urls[@]} == 3)) || fail "TAHE_METRICS_URLS does not list 3 processes"
+http_get "${metrics_urls[0]#http://}" | grep -q '^tahe_gateway_requests_total' ||
+  fail "no gateway metrics at ${metrics_urls[0]}"
+for url in "${metrics_urls[@]:1}"; do
+  http_get "${url#http://}" | grep -q '^tahe_fake_ledger_starts_total 1' ||
+    fail "no ledger metrics at ${url}"
+done
+# Through the gateway with the operator key, and straight to the cell with the internal token.
+entries=$("${tahectl}" --tenant phhyky ledger entries) || fail "cannot list entries"
 grep -q '^10 entries$' <<<"${entries}" || fail "phhyky does not have the 10 demo entries"
+entries=$("${tahectl}" --addr "$(local_env TAHE_LEDGER_ADDR_POHJANMAA)" \
+  --internal-token-file "${state}/internal_token" --tenant vaasa ledger entries) ||
+  fail "cannot list entries in the pohjanmaa cell"
+grep -q '^10 entries$' <<<"${entries}" || fail "vaasa does not have the 10 demo entries"
 grep -q '^database check passed: tahe_ledger reads what tahe_owner created' \
   "${state}/logs/ledger-paijat-hame.log" || fail "the stand-in's database check did not pass"
 # TCP logins need the right password (scram-sha-256); the superuser cannot log in over TCP.
@@ -151,10 +192,12 @@ expect_all_stopped
 output=$("${launcher[@]}" --stop 2>&1) || fail "a second --stop failed"
 grep -q "not running" <<<"${output}" || fail "no 'not running' in: ${output}"
 
-step "a restart reuses the cluster and the remembered ports"
+step "a restart reuses the cluster, the keys and the remembered ports"
 output=$("${launcher[@]}" --detach --no-seed 2>&1) || fail "restart failed: ${output}"
 [[ "$(local_env TAHE_LEDGER_ADDR)" == "${addr}" ]] || fail "the ledger moved to another port"
+[[ "$(local_env TAHE_GATEWAY_ADDR)" == "${gateway}" ]] || fail "the gateway moved to another port"
 [[ "$(local_env TAHE_PG_PORT)" == "${pg_port}" ]] || fail "PostgreSQL moved to another port"
+"${tahectl}" --tenant lahti ledger entries >/dev/null || fail "the operator key stopped working"
 "${launcher[@]}" --stop >/dev/null 2>&1 || fail "--stop failed"
 expect_all_stopped
 
@@ -196,4 +239,11 @@ start_foreground
 kill -KILL "$(ledger_pid)"
 expect_foreground_exit 1
 grep -q "ledger-paijat-hame exited unexpectedly" "${state}/foreground.out" ||
+  fail "no crash message: $(cat "${state}/foreground.out")"
+
+step "foreground: a crashing gateway stops the suite with an error too"
+start_foreground
+kill -KILL "$(cat "${state}/run/gateway.pid")"
+expect_foreground_exit 1
+grep -q "gateway exited unexpectedly" "${state}/foreground.out" ||
   fail "no crash message: $(cat "${state}/foreground.out")"
