@@ -136,7 +136,7 @@ for cell in PAIJAT_HAME POHJANMAA; do
     fail "the ${cell} ledger address is not registered: ${regions}"
 done
 # The operator key is not an admin key.
-if out=$(TAHE_ADMIN_API_KEY_FILE= "${tahectl}" admin orgs list 2>&1); then
+if out=$(TAHE_ADMIN_API_KEY_FILE='' "${tahectl}" admin orgs list 2>&1); then
   fail "the operator key could call the admin API"
 fi
 grep -q PERMISSION_DENIED <<<"${out}" || fail "expected PERMISSION_DENIED, got: ${out}"
