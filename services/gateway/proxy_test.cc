@@ -36,6 +36,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "libs/metrics/grpc_metrics.h"
+#include "libs/metrics/registry_for_test.h"
 #include "libs/pg/pg.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
@@ -49,6 +50,8 @@
 
 namespace tahe::gateway {
 namespace {
+
+using metrics::CounterSum;
 
 namespace ledger_v1 = ::tahe::ledger::v1;
 using LedgerStub = ledger_v1::LedgerService::Stub;
@@ -85,30 +88,6 @@ bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl
     absl::SleepFor(absl::Milliseconds(10));
   }
   return done();
-}
-
-// The sum of a counter family's samples whose labels include `labels`.
-double CounterSum(prometheus::Registry& registry, const std::string& family,
-                  const std::map<std::string, std::string>& labels = {}) {
-  double sum = 0;
-  for (const prometheus::MetricFamily& f : registry.Collect()) {
-    if (f.name != family) {
-      continue;
-    }
-    for (const prometheus::ClientMetric& m : f.metric) {
-      int matched = 0;
-      for (const prometheus::ClientMetric::Label& l : m.label) {
-        auto it = labels.find(l.name);
-        if (it != labels.end() && it->second == l.value) {
-          ++matched;
-        }
-      }
-      if (matched == static_cast<int>(labels.size())) {
-        sum += m.counter.value;
-      }
-    }
-  }
-  return sum;
 }
 
 std::string ToString(const ByteBuffer& buffer) {

@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "libs/metrics/registry_for_test.h"
 #include "libs/pg/pg.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
@@ -42,6 +43,9 @@
 
 namespace tahe::gateway {
 namespace {
+
+using metrics::CounterSum;
+using metrics::HistogramCount;
 
 namespace ledger_v1 = ::tahe::ledger::v1;
 using LedgerStub = ledger_v1::LedgerService::Stub;
@@ -65,47 +69,6 @@ std::string CodeString(grpc::StatusCode code) {
 
 std::chrono::system_clock::time_point In(std::chrono::milliseconds d) {
   return std::chrono::system_clock::now() + d;
-}
-
-double CounterSum(prometheus::Registry& registry, const std::string& family,
-                  const std::map<std::string, std::string>& labels = {}) {
-  double sum = 0;
-  for (const prometheus::MetricFamily& f : registry.Collect()) {
-    if (f.name != family) {
-      continue;
-    }
-    for (const prometheus::ClientMetric& m : f.metric) {
-      int matched = 0;
-      for (const prometheus::ClientMetric::Label& l : m.label) {
-        auto it = labels.find(l.name);
-        if (it != labels.end() && it->second == l.value) {
-          ++matched;
-        }
-      }
-      if (matched == static_cast<int>(labels.size())) {
-        sum += m.counter.value;
-      }
-    }
-  }
-  return sum;
-}
-
-uint64_t HistogramCount(prometheus::Registry& registry, const std::string& family,
-                        const std::string& label, const std::string& value) {
-  uint64_t count = 0;
-  for (const prometheus::MetricFamily& f : registry.Collect()) {
-    if (f.name != family) {
-      continue;
-    }
-    for (const prometheus::ClientMetric& m : f.metric) {
-      for (const prometheus::ClientMetric::Label& l : m.label) {
-        if (l.name == label && l.value == value) {
-          count += m.histogram.sample_count;
-        }
-      }
-    }
-  }
-  return count;
 }
 
 // The proxy records a call's figures right after it finished the call, so a client may look a
@@ -365,11 +328,11 @@ TEST_CASE("router: a keyed ledger call lands in the key's organisation", "[gatew
   REQUIRE(Eventually(
               [&] {
                 return HistogramCount(f.gateway_registry, "tahe_gateway_request_duration_seconds",
-                                      "organisation", "lahti");
+                                      {{"organisation", "lahti"}});
               },
               uint64_t{4}) == 4);
   REQUIRE(HistogramCount(f.gateway_registry, "tahe_gateway_request_duration_seconds",
-                         "organisation", "vaasa") == 0);
+                         {{"organisation", "vaasa"}}) == 0);
 }
 
 TEST_CASE("router: a cell that is down is UNAVAILABLE at once and counted as upstream error",
