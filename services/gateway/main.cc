@@ -12,6 +12,7 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pg.h"
 #include "libs/server/grpc_server.h"
+#include "libs/server/service_main.h"
 #include "libs/server/worker_pool.h"
 #include "libs/status/status.h"
 #include "services/gateway/admin_service.h"
@@ -122,10 +123,8 @@ absl::Status Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  tahe::server::BlockTerminationSignals();
-  tahe::log::SetServiceName("gateway");
-  tahe::config::ExitIfError(tahe::config::ParseCommandLineWithEnv(
-      argc, argv,
+  return tahe::server::ServiceMain(
+      argc, argv, "gateway",
       {{"listen", "TAHE_GATEWAY_LISTEN"},
        {"metrics_listen", "TAHE_GATEWAY_METRICS_LISTEN"},
        {"db_url", "TAHE_GATEWAY_DB_URL"},
@@ -137,14 +136,6 @@ int main(int argc, char** argv) {
        {"rate_per_second", "TAHE_GATEWAY_RATE_PER_SECOND"},
        {"rate_burst", "TAHE_GATEWAY_RATE_BURST"},
        {"bootstrap_admin_key_file", "TAHE_GATEWAY_BOOTSTRAP_ADMIN_KEY_FILE"},
-       {"shutdown_grace_seconds", "TAHE_SHUTDOWN_GRACE_SECONDS"}}));
-  absl::Status status = Run();
-  if (!status.ok()) {
-    if (status.code() == absl::StatusCode::kInvalidArgument) {
-      tahe::config::DieOnBadConfig(status);
-    }
-    tahe::log::Error("gateway failed", {{"error", status.ToString()}});
-    return 1;
-  }
-  return 0;
+       {"shutdown_grace_seconds", "TAHE_SHUTDOWN_GRACE_SECONDS"}},
+      Run);
 }

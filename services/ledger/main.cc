@@ -11,6 +11,7 @@
 #include "libs/pg/pg.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
+#include "libs/server/service_main.h"
 #include "services/ledger/group_commit.h"
 #include "services/ledger/ledger_migrations.h"
 #include "services/ledger/ledger_repository.h"
@@ -101,27 +102,16 @@ absl::Status Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  tahe::server::BlockTerminationSignals();
-  tahe::log::SetServiceName("ledger");
-  tahe::config::ExitIfError(tahe::config::ParseCommandLineWithEnv(
-      argc, argv,
-      {{"listen", "TAHE_LEDGER_LISTEN"},
-       {"metrics_listen", "TAHE_LEDGER_METRICS_LISTEN"},
-       {"db_url", "TAHE_LEDGER_DB_URL"},
-       {"db_migrate_url", "TAHE_LEDGER_DB_MIGRATE_URL"},
-       {"db_pool_size", "TAHE_LEDGER_DB_POOL_SIZE"},
-       {"internal_token", "TAHE_INTERNAL_TOKEN"},
-       {"internal_token_file", "TAHE_INTERNAL_TOKEN_FILE"},
-       {"commit_threads", "TAHE_LEDGER_COMMIT_THREADS"},
-       {"commit_max_batch", "TAHE_LEDGER_COMMIT_MAX_BATCH"},
-       {"shutdown_grace_seconds", "TAHE_SHUTDOWN_GRACE_SECONDS"}}));
-  absl::Status status = Run();
-  if (!status.ok()) {
-    if (status.code() == absl::StatusCode::kInvalidArgument) {
-      tahe::config::DieOnBadConfig(status);
-    }
-    tahe::log::Error("ledger failed", {{"error", status.ToString()}});
-    return 1;
-  }
-  return 0;
+  return tahe::server::ServiceMain(argc, argv, "ledger",
+                                   {{"listen", "TAHE_LEDGER_LISTEN"},
+                                    {"metrics_listen", "TAHE_LEDGER_METRICS_LISTEN"},
+                                    {"db_url", "TAHE_LEDGER_DB_URL"},
+                                    {"db_migrate_url", "TAHE_LEDGER_DB_MIGRATE_URL"},
+                                    {"db_pool_size", "TAHE_LEDGER_DB_POOL_SIZE"},
+                                    {"internal_token", "TAHE_INTERNAL_TOKEN"},
+                                    {"internal_token_file", "TAHE_INTERNAL_TOKEN_FILE"},
+                                    {"commit_threads", "TAHE_LEDGER_COMMIT_THREADS"},
+                                    {"commit_max_batch", "TAHE_LEDGER_COMMIT_MAX_BATCH"},
+                                    {"shutdown_grace_seconds", "TAHE_SHUTDOWN_GRACE_SECONDS"}},
+                                   Run);
 }
