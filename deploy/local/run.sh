@@ -454,12 +454,25 @@ start_process() {
   started_pids+=($!)
 }
 
+# run_tahectl ARGS...: tahectl with only what this script gives it: none of the caller's TAHE_*
+# client settings (a TAHE_LOCAL_ENV or TAHE_API_KEY of another suite must not leak in).
+run_tahectl() {
+  TAHE_LOCAL_ENV=/dev/null env -u TAHE_API_KEY -u TAHE_API_KEY_FILE -u TAHE_ADMIN_API_KEY \
+    -u TAHE_ADMIN_API_KEY_FILE -u TAHE_TENANT -u TAHE_GATEWAY_ADDR -u TAHE_LEDGER_ADDR \
+    -u TAHE_INTERNAL_TOKEN -u TAHE_INTERNAL_TOKEN_FILE "${tahectl}" "$@"
+}
+
 # wait_serving NAME: until its health check says SERVING; fails if it exits or takes too long.
 wait_serving() {
-  local name=$1 pid deadline
+  local name=$1 pid deadline rc output
   pid=$(<"${run_dir}/${name}.pid")
   deadline=$((SECONDS + HEALTH_WAIT_SECONDS))
-  until "${tahectl}" health --addr "${grpc_addr[${name}]}" --timeout 2s >/dev/null 2>&1; do
+  while true; do
+    rc=0
+    output=$(run_tahectl health --addr "${grpc_addr[${name}]}" --timeout 2s 2>&1) || rc=$?
+    ((rc != 0)) || break
+    # 2: tahectl refused its own configuration; waiting will not help.
+    ((rc != 2)) || die "tahectl health failed: ${output}"
     if ! pid_matches "${pid}" "${service_marker}"; then
       tail -n 40 "${log_dir}/${name}.log" >&2 || true
       die "${name} exited during start-up (log: ${log_dir}/${name}.log)"
@@ -492,7 +505,7 @@ gateway_addr=${grpc_addr[${gateway_name}]}
 
 # admin ARGS...: tahectl admin as the bootstrap admin, through the gateway.
 admin() {
-  "${tahectl}" --addr "${gateway_addr}" --api-key-file "${admin_key_file}" --timeout 30s admin "$@"
+  run_tahectl --addr "${gateway_addr}" --api-key-file "${admin_key_file}" --timeout 30s admin "$@"
 }
 
 # The directory: both regions with their cells' current addresses (set on every start: ports may
@@ -543,7 +556,7 @@ if ((seed)); then
   # Demo data: fixed request ids make this a no-op when it is already there.
   tenant_list=$(IFS=,; echo "${all_tenants[*]}")
   say "seeding the demo through the gateway (${tenant_list})"
-  "${tahectl}" --addr "${gateway_addr}" --api-key-file "${operator_key_file}" --timeout 30s \
+  run_tahectl --addr "${gateway_addr}" --api-key-file "${operator_key_file}" --timeout 30s \
     seed-demo --tenants "${tenant_list}"
 fi
 

@@ -29,6 +29,10 @@ tahectl="${build}/tools/tahectl/tahectl"
 state=$(mktemp -d "${TMPDIR:-/tmp}/tahe-local-test.XXXXXX")
 chmod 755 "${state}"
 export TAHE_LOCAL_DIR="${state}"
+# tahectl here reads only what this test gives it (the suite's local.env, once it exists).
+export TAHE_LOCAL_ENV=/dev/null
+unset TAHE_API_KEY TAHE_API_KEY_FILE TAHE_ADMIN_API_KEY TAHE_ADMIN_API_KEY_FILE TAHE_TENANT \
+  TAHE_GATEWAY_ADDR TAHE_LEDGER_ADDR TAHE_INTERNAL_TOKEN TAHE_INTERNAL_TOKEN_FILE
 launcher=(bash "${root}/deploy/local/run.sh" --no-build)
 foreground_pid=""
 
