@@ -16,6 +16,8 @@ packages=(
   # A throwaway PostgreSQL for the tests and the local suite (binaries in
   # /usr/lib/postgresql/15/bin), and promtool for checking the metrics exposition.
   postgresql-15 postgresql-client-15 prometheus
+  # nginx's grpc_pass, the baseline of tests/bench/run_gateway_bench.sh.
+  nginx
   # Fetching /metrics in the end-to-end test.
   curl
 )
