@@ -28,4 +28,48 @@ std::string RequestFingerprint(absl::string_view method, const google::protobuf:
   return Sha256Hex(absl::StrCat(method, ";", serialized));
 }
 
+namespace internal {
+
+absl::StatusOr<std::optional<std::string>> LookUpResponse(pqxx::work& tx, const IdempotencyKey& key,
+                                                          absl::string_view method,
+                                                          const std::string& fingerprint) {
+  tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                 absl::StrCat(key.tenant, "/", key.request_id));
+  pqxx::result prior =
+      key.tenant.empty() ? tx.exec_params(
+                               "SELECT method, encode(request_hash, 'hex'), encode(response, 'hex')"
+                               " FROM idempotency WHERE request_id = $1",
+                               key.request_id)
+                         : tx.exec_params(
+                               "SELECT method, encode(request_hash, 'hex'), encode(response, 'hex')"
+                               " FROM idempotency WHERE tenant_id = $1 AND request_id = $2",
+                               key.tenant, key.request_id);
+  if (prior.empty()) {
+    return std::nullopt;
+  }
+  if (prior[0][0].as<std::string>() != method || prior[0][1].as<std::string>() != fingerprint) {
+    return absl::AlreadyExistsError(absl::StrCat("request_id: \"", key.request_id,
+                                                 "\" was already used for a different request"));
+  }
+  return prior[0][2].as<std::string>();
+}
+
+void StoreResponse(pqxx::work& tx, const IdempotencyKey& key, absl::string_view method,
+                   const std::string& fingerprint, const std::string& response_bytes) {
+  const std::string hex = absl::BytesToHexString(response_bytes);
+  if (key.tenant.empty()) {
+    tx.exec_params(
+        "INSERT INTO idempotency (request_id, method, request_hash, response)"
+        " VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'))",
+        key.request_id, std::string(method), fingerprint, hex);
+  } else {
+    tx.exec_params(
+        "INSERT INTO idempotency (tenant_id, request_id, method, request_hash, response)"
+        " VALUES ($1, $2, $3, decode($4, 'hex'), decode($5, 'hex'))",
+        key.tenant, key.request_id, std::string(method), fingerprint, hex);
+  }
+}
+
+}  // namespace internal
+
 }  // namespace tahe::pg

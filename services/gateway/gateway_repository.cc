@@ -110,14 +110,6 @@ constexpr char kSelectAuditEvents[] =
     " WHERE id > $1 AND ($2 = '' OR target = $2 OR starts_with(target, $2 || '/'))"
     " ORDER BY id LIMIT $3";
 
-constexpr char kLockRequestId[] = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
-constexpr char kSelectIdempotency[] =
-    "SELECT method, encode(request_hash, 'hex'), encode(response, 'hex') FROM idempotency"
-    " WHERE request_id = $1";
-constexpr char kInsertIdempotency[] =
-    "INSERT INTO idempotency (request_id, method, request_hash, response)"
-    " VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'))";
-
 // --- helpers
 // --------------------------------------------------------------------------------------
 
@@ -167,26 +159,9 @@ absl::StatusOr<Resp> Idempotent(pqxx::work& tx, absl::string_view request_id,
                                 const std::function<absl::StatusOr<Resp>()>& fn,
                                 const std::function<Resp(const Resp&)>& stored_form = nullptr) {
   RETURN_IF_ERROR(ValidateRequestId("request_id", request_id));
-  std::string hash = pg::RequestFingerprint(method, request);
-  tx.exec_params(kLockRequestId, absl::StrCat("gateway/", request_id));
-  pqxx::result prior = tx.exec_params(kSelectIdempotency, std::string(request_id));
-  if (!prior.empty()) {
-    if (prior[0][0].as<std::string>() != method || prior[0][1].as<std::string>() != hash) {
-      return absl::AlreadyExistsError(absl::StrCat("request_id: \"", request_id,
-                                                   "\" was already used for a different request"));
-    }
-    Resp stored;
-    if (!stored.ParseFromString(absl::HexStringToBytes(prior[0][2].as<std::string>()))) {
-      return absl::InternalError("stored idempotent response does not parse");
-    }
-    return stored;
-  }
-  ASSIGN_OR_RETURN(Resp response, fn());
-  std::string to_store =
-      stored_form ? stored_form(response).SerializeAsString() : response.SerializeAsString();
-  tx.exec_params(kInsertIdempotency, std::string(request_id), std::string(method), hash,
-                 absl::BytesToHexString(to_store));
-  return response;
+  // The directory is not per tenant: its idempotency table has no tenant_id.
+  return pg::Idempotent<Resp>(tx, {.tenant = "", .request_id = std::string(request_id)}, method,
+                              request, fn, stored_form);
 }
 
 v1::Organisation OrganisationFromRow(const pqxx::row& row) {

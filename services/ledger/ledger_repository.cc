@@ -218,31 +218,8 @@ absl::StatusOr<Resp> Idempotent(pqxx::work& tx, const CallContext& call,
                                 const google::protobuf::Message& request,
                                 const std::function<absl::StatusOr<Resp>()>& fn) {
   RETURN_IF_ERROR(ValidateRequestId("request_id", request_id));
-  std::string hash = pg::RequestFingerprint(method, request);
-  tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                 absl::StrCat(call.tenant, "/", request_id));
-  pqxx::result prior = tx.exec_params(
-      "SELECT method, encode(request_hash, 'hex'), encode(response, 'hex') FROM idempotency"
-      " WHERE tenant_id = $1 AND request_id = $2",
-      call.tenant, std::string(request_id));
-  if (!prior.empty()) {
-    if (prior[0][0].as<std::string>() != method || prior[0][1].as<std::string>() != hash) {
-      return absl::AlreadyExistsError(absl::StrCat("request_id: \"", request_id,
-                                                   "\" was already used for a different request"));
-    }
-    Resp stored;
-    if (!stored.ParseFromString(Unhex(prior[0][2].as<std::string>()))) {
-      return absl::InternalError("stored idempotent response does not parse");
-    }
-    return stored;
-  }
-  ASSIGN_OR_RETURN(Resp response, fn());
-  tx.exec_params(
-      "INSERT INTO idempotency (tenant_id, request_id, method, request_hash, response)"
-      " VALUES ($1, $2, $3, decode($4, 'hex'), decode($5, 'hex'))",
-      call.tenant, std::string(request_id), std::string(method), hash,
-      HexEncode(response.SerializeAsString()));
-  return response;
+  return pg::Idempotent<Resp>(tx, {.tenant = call.tenant, .request_id = std::string(request_id)},
+                              method, request, fn);
 }
 
 absl::StatusOr<v1::Account> LoadAccount(pqxx::work& tx, const std::string& tenant,
