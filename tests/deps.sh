@@ -20,6 +20,8 @@ packages=(
   nginx
   # Fetching /metrics in the end-to-end test.
   curl
+  # xmllint: the SEPA, Finvoice and camt files are validated against their schemas.
+  libxml2-utils
 )
 
 missing=()

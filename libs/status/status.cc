@@ -31,4 +31,38 @@ absl::Status Annotate(const absl::Status& status, absl::string_view context) {
   return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
 }
 
+bool IsValidRequestId(absl::string_view request_id) {
+  if (request_id.empty() || request_id.size() > 128) {
+    return false;
+  }
+  for (char c : request_id) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status ValidateRequestId(absl::string_view field, absl::string_view request_id) {
+  if (request_id.empty()) {
+    return InvalidField(field, "required (an idempotency key chosen by the caller)");
+  }
+  if (!IsValidRequestId(request_id)) {
+    return InvalidField(field, "must be 1-128 printable ASCII characters without spaces");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateText(absl::string_view field, absl::string_view text, size_t max_chars) {
+  if (text.size() > max_chars) {
+    return InvalidField(field, absl::StrCat("longer than ", max_chars, " characters"));
+  }
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      return InvalidField(field, "contains a control character");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace tahe

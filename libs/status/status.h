@@ -53,6 +53,15 @@ std::string CodeName(absl::StatusCode code);
 // INVALID_ARGUMENT that names the offending field: "entry.lines[2].account: unknown account 9999".
 absl::Status InvalidField(absl::string_view field, absl::string_view problem);
 
+// Request ids (idempotency keys): 1-128 printable ASCII characters without spaces.
+bool IsValidRequestId(absl::string_view request_id);
+// INVALID_ARGUMENT naming `field` unless IsValidRequestId ("required" when empty).
+absl::Status ValidateRequestId(absl::string_view field, absl::string_view request_id);
+
+// Free text without control characters (tabs and newlines included): INVALID_ARGUMENT naming
+// `field` otherwise, and when longer than `max_chars` bytes.
+absl::Status ValidateText(absl::string_view field, absl::string_view text, size_t max_chars);
+
 // Prefixes the message of a non-OK status with context, keeping the code.
 absl::Status Annotate(const absl::Status& status, absl::string_view context);
 

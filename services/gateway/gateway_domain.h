@@ -39,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "libs/fi/business_id.h"
 
 namespace tahe::gateway {
 
@@ -49,11 +50,9 @@ bool IsValidSlug(absl::string_view slug);
 // INVALID_ARGUMENT naming `field` unless IsValidSlug.
 absl::Status ValidateSlug(absl::string_view field, absl::string_view slug);
 
-// Finnish business ID "NNNNNNN-C": weights 7 9 10 5 8 4 2, r = sum mod 11, C = 0 if r = 0,
-// never issued if r = 1, else 11 - r. Exactly seven digits (old six-digit IDs must be written
-// left-padded with 0, as the registry does).
-bool IsValidBusinessId(absl::string_view business_id);
-absl::Status ValidateBusinessId(absl::string_view field, absl::string_view business_id);
+// Y-tunnus validation is the shared Finnish rule of libs/fi/business_id.h.
+using ::tahe::fi::IsValidBusinessId;
+using ::tahe::fi::ValidateBusinessId;
 
 // 1-200 characters, no control characters.
 absl::Status ValidateDisplayName(absl::string_view field, absl::string_view name);
@@ -88,8 +87,12 @@ inline constexpr char kAdminService[] = "tahe.gateway.v1.AdminService";
 
 // The role a call of `full_method` ("/tahe.ledger.v1.LedgerService/GetEntry", the HTTP/2 :path;
 // the leading slash is optional) needs:
-//   tahe.ledger.v1.*          Get*, List*, Verify*, Watch* -> ledger.read; any other ->
-//   ledger.write tahe.reporting.v1.*       reports.read tahe.gateway.v1.AdminService/*  admin
+//   tahe.ledger.v1.*                 Get*, List*, Verify*, Watch* -> ledger.read; else ledger.write
+//   tahe.payroll.v1.*                payroll.run, except UpsertEmployee, ImportEmployees,
+//                                    SetTaxCard, SetPayrollSettings -> payroll.admin and
+//                                    LoadRateTable -> admin (rates shared by the whole cell)
+//   tahe.reporting.v1.*              reports.read
+//   tahe.gateway.v1.AdminService/*   admin
 // A read prefix counts only when an upper-case letter follows it ("Getaway" is a write), so a
 // misclassified method errs towards the stronger role. Any other service: PERMISSION_DENIED
 // (deny by default; services get a line in the rule table when their roles are decided).
