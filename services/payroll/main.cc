@@ -1,0 +1,119 @@
+// tahe_payroll: payroll of one cell. Wiring only; see payroll_repository.h, payroll_service.h
+// and outbox_relay.h.
+
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "libs/config/config.h"
+#include "libs/log/log.h"
+#include "libs/metrics/grpc_metrics.h"
+#include "libs/metrics/metrics_registry.h"
+#include "libs/pg/migrations.h"
+#include "libs/pg/pg.h"
+#include "libs/server/grpc_server.h"
+#include "libs/server/service_main.h"
+#include "libs/server/worker_pool.h"
+#include "libs/status/status.h"
+#include "services/payroll/outbox_relay.h"
+#include "services/payroll/payroll_repository.h"
+#include "services/payroll/payroll_service.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50061", "gRPC listen address host:port");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9470", "Prometheus /metrics address host:port");
+ABSL_FLAG(std::string, db_url, "", "PostgreSQL conninfo of the application role (not the owner)");
+ABSL_FLAG(std::string, db_migrate_url, "",
+          "PostgreSQL conninfo of the owner role; if set, migrations are applied at start");
+ABSL_FLAG(int, db_pool_size, 8, "Connections to payroll_db (and worker threads)");
+ABSL_FLAG(std::string, internal_token, "", "Internal credential callers must present");
+ABSL_FLAG(std::string, internal_token_file, "", "File holding the internal credential");
+ABSL_FLAG(std::string, identity_key, "",
+          "Key of the personal identity codes' keyed hash (at least 32 bytes)");
+ABSL_FLAG(std::string, identity_key_file, "", "File holding --identity_key");
+ABSL_FLAG(std::string, ledger_addr, "", "The cell's ledger, host:port (the outbox's destination)");
+ABSL_FLAG(int, shutdown_grace_seconds, 20, "How long in-flight calls may finish on SIGTERM");
+
+namespace {
+
+absl::Status Run() {
+  using tahe::config::ValidateHostPort;
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  RETURN_IF_ERROR(ValidateHostPort("--listen", listen));
+  RETURN_IF_ERROR(ValidateHostPort("--metrics_listen", metrics_listen));
+  RETURN_IF_ERROR(ValidateHostPort("--ledger_addr", absl::GetFlag(FLAGS_ledger_addr)));
+  RETURN_IF_ERROR(tahe::config::ValidatePostgresUrl("--db_url", absl::GetFlag(FLAGS_db_url)));
+  const int pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  RETURN_IF_ERROR(tahe::config::ValidateRange("--db_pool_size", pool_size, 1, 200));
+  ASSIGN_OR_RETURN(std::string token,
+                   tahe::config::ReadSecret("--internal_token", absl::GetFlag(FLAGS_internal_token),
+                                            absl::GetFlag(FLAGS_internal_token_file)));
+  if (token.size() < 16) {
+    return absl::InvalidArgumentError("--internal_token: at least 16 characters");
+  }
+  ASSIGN_OR_RETURN(std::string identity_key,
+                   tahe::config::ReadSecret("--identity_key", absl::GetFlag(FLAGS_identity_key),
+                                            absl::GetFlag(FLAGS_identity_key_file)));
+  if (identity_key.size() < 32) {
+    return absl::InvalidArgumentError("--identity_key: at least 32 bytes");
+  }
+  if (!absl::GetFlag(FLAGS_db_migrate_url).empty()) {
+    RETURN_IF_ERROR(tahe::pg::ApplyMigrations(absl::GetFlag(FLAGS_db_migrate_url),
+                                              tahe::payroll::Migrations()));
+    tahe::log::Info("migrations applied");
+  }
+
+  ASSIGN_OR_RETURN(auto metrics, tahe::metrics::MetricsRegistry::Start(metrics_listen));
+  ASSIGN_OR_RETURN(auto pool, tahe::pg::Pool::Create({.conninfo = absl::GetFlag(FLAGS_db_url),
+                                                      .size = pool_size + 1,
+                                                      .name = "payroll"},
+                                                     &metrics->registry()));
+  tahe::payroll::PayrollRepository repository(pool.get(), {.identity_key = identity_key});
+  tahe::payroll::OutboxRelay relay(
+      &repository,
+      tahe::metrics::CreateMeteredChannel(absl::GetFlag(FLAGS_ledger_addr),
+                                          grpc::InsecureChannelCredentials(), metrics->registry()),
+      token, &metrics->registry());
+  relay.Start();
+  tahe::server::Authenticator auth(token);
+  tahe::server::WorkerPool workers(pool_size);
+  tahe::payroll::PayrollService service(&repository, {&auth, &workers}, [&relay] { relay.Wake(); });
+
+  ASSIGN_OR_RETURN(auto server,
+                   tahe::server::GrpcServer::Start(
+                       {.listen = listen,
+                        .services = {&service},
+                        .health_names = {tahe::payroll::v1::PayrollService::service_full_name()},
+                        .metrics = &metrics->registry()}));
+  tahe::log::Info(
+      "payroll serving",
+      {{"grpc", server->address()},
+       {"metrics", absl::StrCat("http://", metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
+                                metrics->port(), "/metrics")}});
+
+  int sig = tahe::server::WaitForTerminationSignal();
+  tahe::log::Info("shutting down", {{"signal", absl::StrCat(sig)}});
+  server->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  workers.Drain();
+  relay.Stop();
+  tahe::log::Info("stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return tahe::server::ServiceMain(argc, argv, "payroll",
+                                   {{"listen", "TAHE_PAYROLL_LISTEN"},
+                                    {"metrics_listen", "TAHE_PAYROLL_METRICS_LISTEN"},
+                                    {"db_url", "TAHE_PAYROLL_DB_URL"},
+                                    {"db_migrate_url", "TAHE_PAYROLL_DB_MIGRATE_URL"},
+                                    {"db_pool_size", "TAHE_PAYROLL_DB_POOL_SIZE"},
+                                    {"internal_token", "TAHE_INTERNAL_TOKEN"},
+                                    {"internal_token_file", "TAHE_INTERNAL_TOKEN_FILE"},
+                                    {"identity_key", "TAHE_PAYROLL_IDENTITY_KEY"},
+                                    {"identity_key_file", "TAHE_PAYROLL_IDENTITY_KEY_FILE"},
+                                    {"ledger_addr", "TAHE_PAYROLL_LEDGER_ADDR"},
+                                    {"shutdown_grace_seconds", "TAHE_SHUTDOWN_GRACE_SECONDS"}},
+                                   Run);
+}

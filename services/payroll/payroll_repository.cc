@@ -1,0 +1,1522 @@
+#include "services/payroll/payroll_repository.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "libs/fi/business_id.h"
+#include "libs/fi/hetu.h"
+#include "libs/fi/iban.h"
+#include "libs/log/log.h"
+#include "libs/pg/idempotency.h"
+#include "libs/status/status.h"
+#include "services/payroll/posting.h"
+#include "services/payroll/sepa.h"
+
+namespace tahe::payroll {
+
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+constexpr int kMaxItemsPerRequest = 10000;
+constexpr char kPostEntryDestination[] = "/tahe.ledger.v1.LedgerService/PostEntry";
+constexpr char kTimestamp[] = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"";
+
+pg::TxOptions Tx(const CallContext& call, bool read_only = false) {
+  return {.deadline = call.deadline, .read_only = read_only};
+}
+
+std::string Ts(absl::string_view column) {
+  return absl::StrCat("coalesce(to_char(", column, " AT TIME ZONE 'UTC', '", kTimestamp,
+                      "'), '')");
+}
+
+pg::IdempotencyKey Key(const CallContext& call, const std::string& request_id) {
+  return {.tenant = call.tenant, .request_id = request_id};
+}
+
+bool IsValidCode(absl::string_view text, size_t max) {
+  if (text.empty() || text.size() > max) {
+    return false;
+  }
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    bool ok = absl::ascii_isalnum(c) || (i > 0 && (c == '_' || c == '.' || c == '-'));
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status ValidateEmployeeNumber(absl::string_view field, absl::string_view number) {
+  if (!IsValidCode(number, 40)) {
+    return InvalidField(field, "1-40 characters: letters, digits, '_', '.', '-' (not first)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRate(absl::string_view field, int64_t ppm) {
+  if (ppm < 0 || ppm > Percentage::kMaxPpm) {
+    return InvalidField(field, "a percentage in parts per million, 0-1000000 (7.15 % = 71500)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateAccount(absl::string_view field, absl::string_view account) {
+  if (account.empty()) {
+    return absl::OkStatus();
+  }
+  if (account.size() < 3 || account.size() > 10 ||
+      !std::all_of(account.begin(), account.end(), absl::ascii_isdigit)) {
+    return InvalidField(field, "an account number of 3-10 digits");
+  }
+  return absl::OkStatus();
+}
+
+std::string DateOrEmpty(const pqxx::field& f) { return f.is_null() ? "" : f.as<std::string>(); }
+
+// --- employees ---------------------------------------------------------------------------------
+
+const std::string kEmployeeColumns =
+    "employee_number, first_name, last_name, birth_date::text, iban, bic, start_date::text,"
+    " coalesce(end_date::text, ''), cost_centre, dimensions::text, salary_basis,"
+    " monthly_salary_minor, hourly_rate_minor, pension_scheme, union_fee_ppm, " +
+    Ts("updated_at");
+
+v1::Employee EmployeeFromRow(const pqxx::row& r) {
+  v1::Employee e;
+  e.set_employee_number(r[0].as<std::string>());
+  e.set_first_name(r[1].as<std::string>());
+  e.set_last_name(r[2].as<std::string>());
+  e.set_birth_date(r[3].as<std::string>());
+  e.set_iban(r[4].as<std::string>());
+  e.set_bic(r[5].as<std::string>());
+  v1::Employment* job = e.mutable_employment();
+  job->set_start_date(r[6].as<std::string>());
+  job->set_end_date(r[7].as<std::string>());
+  job->set_cost_centre(r[8].as<std::string>());
+  google::protobuf::Struct dims;
+  if (google::protobuf::util::JsonStringToMessage(r[9].as<std::string>(), &dims).ok()) {
+    for (const auto& [k, v] : dims.fields()) {
+      (*job->mutable_dimensions())[k] = v.string_value();
+    }
+  }
+  job->set_salary_basis(static_cast<v1::SalaryBasis>(r[10].as<int>()));
+  job->set_monthly_salary_minor(r[11].as<int64_t>());
+  job->set_hourly_rate_minor(r[12].as<int64_t>());
+  job->set_pension_scheme(static_cast<v1::PensionScheme>(r[13].as<int>()));
+  job->set_union_fee_ppm(r[14].as<int64_t>());
+  e.set_updated_at(r[15].as<std::string>());
+  return e;
+}
+
+std::string DimensionsJson(const google::protobuf::Map<std::string, std::string>& dims) {
+  std::map<std::string, std::string> sorted(dims.begin(), dims.end());
+  std::string json = "{";
+  for (const auto& [k, v] : sorted) {
+    absl::StrAppend(&json, json.size() > 1 ? "," : "", log::JsonQuote(k), ":", log::JsonQuote(v));
+  }
+  json.push_back('}');
+  return json;
+}
+
+struct ValidEmployee {
+  v1::Employee employee;  // normalised, without the identity code
+  std::string identity_hash;
+  std::string birth_date;
+};
+
+absl::StatusOr<ValidEmployee> ValidateEmployee(const v1::Employee& in, absl::string_view prefix,
+                                               const std::string& identity_key) {
+  auto f = [&](absl::string_view name) { return absl::StrCat(prefix, ".", name); };
+  ValidEmployee out;
+  v1::Employee& e = out.employee;
+  e = in;
+  e.clear_personal_identity_code();
+  e.clear_birth_date();
+  e.clear_updated_at();
+  RETURN_IF_ERROR(ValidateEmployeeNumber(f("employee_number"), in.employee_number()));
+  if (in.first_name().empty()) return InvalidField(f("first_name"), "required");
+  if (in.last_name().empty()) return InvalidField(f("last_name"), "required");
+  RETURN_IF_ERROR(ValidateText(f("first_name"), in.first_name(), 100));
+  RETURN_IF_ERROR(ValidateText(f("last_name"), in.last_name(), 100));
+  if (in.personal_identity_code().empty()) {
+    return InvalidField(f("personal_identity_code"), "required");
+  }
+  ASSIGN_OR_RETURN(fi::PersonalIdentityCode hetu,
+                   fi::ParsePersonalIdentityCode(f("personal_identity_code"),
+                                                 in.personal_identity_code()));
+  ASSIGN_OR_RETURN(out.identity_hash, fi::HmacSha256Hex(identity_key, hetu.code));
+  out.birth_date = FormatDate(hetu.birth_date);
+  ASSIGN_OR_RETURN(std::string iban, fi::ParseIban(f("iban"), in.iban()));
+  e.set_iban(iban);
+  if (in.bic().empty()) {
+    ASSIGN_OR_RETURN(std::optional<std::string> bic, fi::BicOf(f("iban"), iban));
+    e.set_bic(bic.value_or(""));
+  } else if (in.bic().size() != 8 && in.bic().size() != 11) {
+    return InvalidField(f("bic"), "8 or 11 characters");
+  }
+  const v1::Employment& job = in.employment();
+  auto j = [&](absl::string_view name) { return absl::StrCat(prefix, ".employment.", name); };
+  ASSIGN_OR_RETURN(absl::CivilDay start, ParseDate(j("start_date"), job.start_date()));
+  if (!job.end_date().empty()) {
+    ASSIGN_OR_RETURN(absl::CivilDay end, ParseDate(j("end_date"), job.end_date()));
+    if (end < start) return InvalidField(j("end_date"), "before start_date");
+  }
+  if (job.cost_centre().empty()) return InvalidField(j("cost_centre"), "required");
+  RETURN_IF_ERROR(ValidateText(j("cost_centre"), job.cost_centre(), 64));
+  for (const auto& [key, value] : job.dimensions()) {
+    if (key == "cost_centre" || !IsValidCode(key, 32)) {
+      return InvalidField(j("dimensions"), absl::StrCat("bad dimension key \"",
+                                                        absl::CHexEscape(key), "\""));
+    }
+    RETURN_IF_ERROR(ValidateText(j(absl::StrCat("dimensions[", key, "]")), value, 64));
+  }
+  switch (job.salary_basis()) {
+    case v1::SALARY_BASIS_MONTHLY:
+      if (job.monthly_salary_minor() <= 0 || job.monthly_salary_minor() > kMaxAmountCents) {
+        return InvalidField(j("monthly_salary_minor"), "required for a monthly salary, > 0");
+      }
+      break;
+    case v1::SALARY_BASIS_HOURLY:
+      if (job.hourly_rate_minor() <= 0) {
+        return InvalidField(j("hourly_rate_minor"), "required for hourly pay, > 0");
+      }
+      break;
+    default:
+      return InvalidField(j("salary_basis"), "MONTHLY or HOURLY");
+  }
+  if (job.monthly_salary_minor() < 0) return InvalidField(j("monthly_salary_minor"), ">= 0");
+  if (job.hourly_rate_minor() < 0 || job.hourly_rate_minor() > kMaxUnitRateCents) {
+    return InvalidField(j("hourly_rate_minor"), "between 0 and 1 000 000.00");
+  }
+  if (job.pension_scheme() != v1::PENSION_SCHEME_KEVA &&
+      job.pension_scheme() != v1::PENSION_SCHEME_TYEL) {
+    return InvalidField(j("pension_scheme"), "KEVA or TYEL");
+  }
+  RETURN_IF_ERROR(ValidateRate(j("union_fee_ppm"), job.union_fee_ppm()));
+  return out;
+}
+
+// --- pay items ---------------------------------------------------------------------------------
+
+PayItemKind DomainKind(v1::PayItemKind kind) {
+  return static_cast<PayItemKind>(static_cast<int>(kind) - 1);
+}
+
+absl::Status ValidatePayItem(const v1::PayItem& item, absl::string_view prefix) {
+  auto f = [&](absl::string_view name) { return absl::StrCat(prefix, ".", name); };
+  if (!IsValidCode(item.item_id(), 100)) {
+    return InvalidField(f("item_id"), "1-100 characters: letters, digits, '_', '.', '-'");
+  }
+  RETURN_IF_ERROR(ValidateEmployeeNumber(f("employee_number"), item.employee_number()));
+  RETURN_IF_ERROR(ParsePeriod(f("period"), item.period()).status());
+  if (item.kind() < v1::PAY_ITEM_KIND_MONTHLY_SALARY || item.kind() > v1::PAY_ITEM_KIND_DEDUCTION) {
+    return InvalidField(f("kind"), "required");
+  }
+  RETURN_IF_ERROR(ValidateText(f("description"), item.description(), kMaxDescriptionLength));
+  if (!item.corrects_period().empty() || !item.paid_in_pay_run().empty()) {
+    return InvalidField(f("corrects_period"), "set by payroll, not by the caller");
+  }
+  const bool quantity_form = item.quantity_centi() != 0 || item.unit_rate_minor() != 0;
+  const bool needs_quantity = item.kind() == v1::PAY_ITEM_KIND_HOURLY_WORK ||
+                              item.kind() == v1::PAY_ITEM_KIND_OVERTIME_50 ||
+                              item.kind() == v1::PAY_ITEM_KIND_OVERTIME_100;
+  if (quantity_form) {
+    if (item.amount_minor() != 0) {
+      return InvalidField(f("amount_minor"), "give either quantity_centi x unit_rate_minor or amount_minor");
+    }
+    if (item.quantity_centi() <= 0 || item.quantity_centi() > kMaxQuantityHundredths) {
+      return InvalidField(f("quantity_centi"), "> 0 and at most 100000000 (hundredths)");
+    }
+    if (item.unit_rate_minor() <= 0 || item.unit_rate_minor() > kMaxUnitRateCents) {
+      return InvalidField(f("unit_rate_minor"), "> 0 and at most 100000000");
+    }
+  } else {
+    if (needs_quantity) {
+      return InvalidField(f("quantity_centi"), "hours and overtime need quantity_centi x unit_rate_minor");
+    }
+    if (item.amount_minor() <= 0 || item.amount_minor() > kMaxAmountCents) {
+      return InvalidField(f("amount_minor"), "> 0 (corrections are made by payroll)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+PayItem DomainItem(const v1::PayItem& item) {
+  PayItem out;
+  out.kind = DomainKind(item.kind());
+  out.description = item.description();
+  out.quantity_hundredths = item.quantity_centi();
+  out.unit_rate_cents = item.unit_rate_minor();
+  if (item.quantity_centi() == 0 && item.unit_rate_minor() == 0) {
+    out.amount_cents = item.amount_minor();
+  }
+  return out;
+}
+
+// --- pay runs ----------------------------------------------------------------------------------
+
+const std::string kPayRunColumns =
+    "pay_run_id, period, payment_date::text, status, summary, ledger_sequence, delivery_error, " +
+    Ts("created_at") + ", " + Ts("calculated_at") + ", " + Ts("approved_at") + ", " +
+    Ts("posted_at") + ", approvals_seen";
+
+v1::PayRun PayRunFromRow(const pqxx::row& r) {
+  v1::PayRun run;
+  if (!r[4].is_null()) {
+    pqxx::binarystring summary(r[4]);
+    run.ParseFromString(summary.str());
+  }
+  run.set_pay_run_id(r[0].as<std::string>());
+  run.set_period(r[1].as<std::string>());
+  run.set_payment_date(r[2].as<std::string>());
+  run.set_status(static_cast<v1::PayRunStatus>(r[3].as<int>()));
+  run.set_ledger_sequence(r[5].as<int64_t>());
+  run.set_delivery_error(r[6].as<std::string>());
+  run.set_created_at(r[7].as<std::string>());
+  run.set_calculated_at(r[8].as<std::string>());
+  run.set_approved_at(r[9].as<std::string>());
+  run.set_posted_at(r[10].as<std::string>());
+  return run;
+}
+
+absl::StatusOr<v1::PayRun> LoadPayRun(pqxx::work& tx, const std::string& tenant,
+                                      const std::string& pay_run_id, bool for_update,
+                                      int64_t* approvals_seen = nullptr) {
+  if (pay_run_id.empty()) {
+    return InvalidField("pay_run_id", "required");
+  }
+  pqxx::result r = tx.exec_params(
+      absl::StrCat("SELECT ", kPayRunColumns,
+                   " FROM pay_runs WHERE tenant_id = $1 AND pay_run_id = $2",
+                   for_update ? " FOR UPDATE" : ""),
+      tenant, pay_run_id);
+  if (r.empty()) {
+    return absl::NotFoundError(absl::StrCat("pay_run_id: pay run ", pay_run_id, " does not exist"));
+  }
+  if (approvals_seen != nullptr) {
+    *approvals_seen = r[0][11].as<int64_t>();
+  }
+  return PayRunFromRow(r[0]);
+}
+
+void SetFigures(v1::PayRunTotalsFigures* out, const PayslipTotals& t, int payslips) {
+  out->set_payslips(payslips);
+  out->set_gross_cash_minor(t.gross_cash_pay_cents);
+  out->set_benefits_in_kind_minor(t.benefits_in_kind_cents);
+  out->set_reimbursements_minor(t.reimbursements_cents);
+  out->set_withholding_minor(t.withholding_cents);
+  out->set_employee_pension_minor(t.employee_pension_cents);
+  out->set_employee_unemployment_minor(t.employee_unemployment_cents);
+  out->set_union_fees_minor(t.union_fee_cents);
+  out->set_deductions_minor(t.deductions_cents);
+  out->set_net_pay_minor(t.net_pay_cents);
+  out->set_employer_pension_minor(t.employer_pension_cents);
+  out->set_employer_unemployment_minor(t.employer_unemployment_cents);
+  out->set_employer_health_insurance_minor(t.employer_health_insurance_cents);
+  out->set_employer_accident_insurance_minor(t.employer_accident_insurance_cents);
+  out->set_employer_group_life_minor(t.employer_group_life_insurance_cents);
+}
+
+PayslipTotals TotalsOf(const v1::PayRunTotalsFigures& f) {
+  PayslipTotals t;
+  t.gross_cash_pay_cents = f.gross_cash_minor();
+  t.benefits_in_kind_cents = f.benefits_in_kind_minor();
+  t.taxable_pay_cents = f.gross_cash_minor() + f.benefits_in_kind_minor();
+  t.reimbursements_cents = f.reimbursements_minor();
+  t.withholding_cents = f.withholding_minor();
+  t.employee_pension_cents = f.employee_pension_minor();
+  t.employee_unemployment_cents = f.employee_unemployment_minor();
+  t.union_fee_cents = f.union_fees_minor();
+  t.deductions_cents = f.deductions_minor();
+  t.net_pay_cents = f.net_pay_minor();
+  t.employer_pension_cents = f.employer_pension_minor();
+  t.employer_unemployment_cents = f.employer_unemployment_minor();
+  t.employer_health_insurance_cents = f.employer_health_insurance_minor();
+  t.employer_accident_insurance_cents = f.employer_accident_insurance_minor();
+  t.employer_group_life_insurance_cents = f.employer_group_life_minor();
+  return t;
+}
+
+v1::PayslipLine LineToProto(const PayslipLine& l) {
+  v1::PayslipLine out;
+  out.set_code(l.code);
+  out.set_description(l.description);
+  out.set_quantity_centi(l.quantity_hundredths);
+  out.set_base_minor(l.quantity_hundredths != 0 ? l.unit_rate_cents : l.base_cents);
+  out.set_rate_ppm(l.rate.has_value() ? l.rate->ppm()
+                                      : (l.multiplier_percent != 0 ? l.multiplier_percent * 10000
+                                                                   : 0));
+  out.set_amount_minor(l.amount_cents);
+  out.set_rate_table_version(l.rate_table_version);
+  if (l.corrects_period.has_value()) {
+    out.set_corrects_period(FormatPeriod(*l.corrects_period));
+  }
+  out.set_provisional(l.provisional);
+  return out;
+}
+
+// --- settings ----------------------------------------------------------------------------------
+
+PostingAccountNumbers AccountsOf(const v1::PayrollSettings& s) {
+  PostingAccountNumbers a;
+  const v1::PostingAccounts& p = s.accounts();
+  auto pick = [](const std::string& set, std::string& field) {
+    if (!set.empty()) field = set;
+  };
+  pick(p.wages(), a.wages);
+  pick(p.reimbursements(), a.reimbursements);
+  pick(p.pension_costs(), a.pension_costs);
+  pick(p.other_social_costs(), a.other_social_costs);
+  pick(p.withholding_payable(), a.withholding_payable);
+  pick(p.pension_payable(), a.pension_payable);
+  pick(p.unemployment_payable(), a.unemployment_payable);
+  pick(p.health_insurance_payable(), a.health_insurance_payable);
+  pick(p.other_payable(), a.other_payable);
+  pick(p.net_pay_payable(), a.net_pay_payable);
+  return a;
+}
+
+v1::PayrollSettings WithDefaults(v1::PayrollSettings s) {
+  PostingAccountNumbers a = AccountsOf(s);
+  v1::PostingAccounts* p = s.mutable_accounts();
+  p->set_wages(a.wages);
+  p->set_reimbursements(a.reimbursements);
+  p->set_pension_costs(a.pension_costs);
+  p->set_other_social_costs(a.other_social_costs);
+  p->set_withholding_payable(a.withholding_payable);
+  p->set_pension_payable(a.pension_payable);
+  p->set_unemployment_payable(a.unemployment_payable);
+  p->set_health_insurance_payable(a.health_insurance_payable);
+  p->set_other_payable(a.other_payable);
+  p->set_net_pay_payable(a.net_pay_payable);
+  if (s.unemployment_tier() == v1::UNEMPLOYMENT_TIER_UNSPECIFIED) {
+    s.set_unemployment_tier(v1::UNEMPLOYMENT_TIER_LOWER);
+  }
+  return s;
+}
+
+absl::StatusOr<v1::PayrollSettings> LoadSettings(pqxx::work& tx, const std::string& tenant) {
+  pqxx::result r = tx.exec_params(
+      "SELECT settings_json::text, " + Ts("updated_at") + " FROM settings WHERE tenant_id = $1",
+      tenant);
+  v1::PayrollSettings s;
+  if (!r.empty()) {
+    auto parsed = google::protobuf::util::JsonStringToMessage(r[0][0].as<std::string>(), &s);
+    if (!parsed.ok()) {
+      return absl::InternalError("stored payroll settings do not parse");
+    }
+    s.set_updated_at(r[0][1].as<std::string>());
+  }
+  return WithDefaults(std::move(s));
+}
+
+OrganisationSettings DomainSettings(const v1::PayrollSettings& s, PensionScheme scheme) {
+  OrganisationSettings o;
+  if (s.pension_total_ppm() > 0) {
+    if (scheme == PensionScheme::kKeva) {
+      o.keva_total = Percentage::FromPpm(s.pension_total_ppm());
+    } else {
+      o.tyel_total = Percentage::FromPpm(s.pension_total_ppm());
+    }
+  }
+  o.unemployment_tier = s.unemployment_tier() == v1::UNEMPLOYMENT_TIER_UPPER
+                            ? UnemploymentTier::kUpper
+                            : UnemploymentTier::kLower;
+  if (s.accident_insurance_ppm() > 0) {
+    o.accident_insurance_rate = Percentage::FromPpm(s.accident_insurance_ppm());
+  }
+  if (s.group_life_insurance_ppm() > 0) {
+    o.group_life_insurance_rate = Percentage::FromPpm(s.group_life_insurance_ppm());
+  }
+  return o;
+}
+
+}  // namespace
+
+PayrollRepository::PayrollRepository(pg::Pool* pool, Options options)
+    : pool_(pool), options_(std::move(options)) {}
+
+// --- employees -----------------------------------------------------------------------------------
+
+absl::StatusOr<v1::Employee> PayrollRepository::UpsertEmployee(
+    const CallContext& call, const v1::UpsertEmployeeRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  ASSIGN_OR_RETURN(ValidEmployee valid,
+                   ValidateEmployee(req.employee(), "employee", options_.identity_key));
+  // The fingerprint of the request must not let anyone recover the identity code by trying
+  // every code (a plain hash would): fingerprint it with the keyed hash in the code's place.
+  v1::UpsertEmployeeRequest fingerprinted = req;
+  fingerprinted.mutable_employee()->set_personal_identity_code(valid.identity_hash);
+  return pg::InTenantTransaction<v1::Employee>(
+      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::Employee> {
+        return pg::Idempotent<v1::Employee>(
+            tx, Key(call, req.request_id()), "UpsertEmployee", fingerprinted,
+            [&]() -> absl::StatusOr<v1::Employee> {
+              const v1::Employee& e = valid.employee;
+              const v1::Employment& job = e.employment();
+              pqxx::result r = tx.exec_params(
+                  absl::StrCat(
+                      "INSERT INTO employees (tenant_id, employee_number, first_name, last_name,"
+                      " identity_hash, birth_date, iban, bic, start_date, end_date, cost_centre,"
+                      " dimensions, salary_basis, monthly_salary_minor, hourly_rate_minor,"
+                      " pension_scheme, union_fee_ppm)"
+                      " VALUES ($1, $2, $3, $4, $5, $6::date, $7, $8, $9::date,"
+                      " nullif($10, '')::date, $11, $12::jsonb, $13, $14, $15, $16, $17)"
+                      " ON CONFLICT (tenant_id, employee_number) DO UPDATE SET"
+                      " first_name = excluded.first_name, last_name = excluded.last_name,"
+                      " identity_hash = excluded.identity_hash, birth_date = excluded.birth_date,"
+                      " iban = excluded.iban, bic = excluded.bic, start_date = excluded.start_date,"
+                      " end_date = excluded.end_date, cost_centre = excluded.cost_centre,"
+                      " dimensions = excluded.dimensions, salary_basis = excluded.salary_basis,"
+                      " monthly_salary_minor = excluded.monthly_salary_minor,"
+                      " hourly_rate_minor = excluded.hourly_rate_minor,"
+                      " pension_scheme = excluded.pension_scheme,"
+                      " union_fee_ppm = excluded.union_fee_ppm, updated_at = now()"
+                      " RETURNING ",
+                      kEmployeeColumns),
+                  call.tenant, e.employee_number(), e.first_name(), e.last_name(),
+                  valid.identity_hash, valid.birth_date, e.iban(), e.bic(), job.start_date(),
+                  job.end_date(), job.cost_centre(), DimensionsJson(job.dimensions()),
+                  static_cast<int>(job.salary_basis()), job.monthly_salary_minor(),
+                  job.hourly_rate_minor(), static_cast<int>(job.pension_scheme()),
+                  job.union_fee_ppm());
+              return EmployeeFromRow(r[0]);
+            });
+      });
+}
+
+absl::StatusOr<v1::Employee> PayrollRepository::GetEmployee(const CallContext& call,
+                                                            const v1::GetEmployeeRequest& req) {
+  RETURN_IF_ERROR(ValidateEmployeeNumber("employee_number", req.employee_number()));
+  return pg::InTenantTransaction<v1::Employee>(
+      *pool_, call.tenant, Tx(call, true), [&](pqxx::work& tx) -> absl::StatusOr<v1::Employee> {
+        pqxx::result r = tx.exec_params(
+            absl::StrCat("SELECT ", kEmployeeColumns,
+                         " FROM employees WHERE tenant_id = $1 AND employee_number = $2"),
+            call.tenant, req.employee_number());
+        if (r.empty()) {
+          return absl::NotFoundError(
+              absl::StrCat("employee_number: employee ", req.employee_number(), " not found"));
+        }
+        return EmployeeFromRow(r[0]);
+      });
+}
+
+absl::StatusOr<v1::ListEmployeesResponse> PayrollRepository::ListEmployees(
+    const CallContext& call, const v1::ListEmployeesRequest& req) {
+  if (req.page_size() < 0 || req.page_size() > kMaxPageSize) {
+    return InvalidField("page_size", absl::StrCat("0-", kMaxPageSize));
+  }
+  const int limit = req.page_size() == 0 ? kDefaultPageSize : req.page_size();
+  return pg::InTenantTransaction<v1::ListEmployeesResponse>(
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListEmployeesResponse> {
+        v1::ListEmployeesResponse resp;
+        pqxx::result r = tx.exec_params(
+            absl::StrCat("SELECT ", kEmployeeColumns,
+                         " FROM employees WHERE tenant_id = $1 AND employee_number > $2"
+                         " ORDER BY employee_number LIMIT $3"),
+            call.tenant, req.page_token(), limit + 1);
+        for (int i = 0; i < static_cast<int>(r.size()) && i < limit; ++i) {
+          *resp.add_employees() = EmployeeFromRow(r[i]);
+        }
+        if (static_cast<int>(r.size()) > limit) {
+          resp.set_next_page_token(resp.employees(limit - 1).employee_number());
+        }
+        return resp;
+      });
+}
+
+// --- tax cards -----------------------------------------------------------------------------------
+
+absl::StatusOr<v1::TaxCard> PayrollRepository::SetTaxCard(const CallContext& call,
+                                                          const v1::SetTaxCardRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  const v1::TaxCard& card = req.tax_card();
+  RETURN_IF_ERROR(ValidateEmployeeNumber("tax_card.employee_number", card.employee_number()));
+  RETURN_IF_ERROR(ParseDate("tax_card.valid_from", card.valid_from()).status());
+  RETURN_IF_ERROR(ValidateRate("tax_card.base_rate_ppm", card.base_rate_ppm()));
+  RETURN_IF_ERROR(ValidateRate("tax_card.additional_rate_ppm", card.additional_rate_ppm()));
+  if (card.income_limit_minor() < 0 || card.income_limit_minor() > kMaxAmountCents) {
+    return InvalidField("tax_card.income_limit_minor", ">= 0");
+  }
+  return pg::InTenantTransaction<v1::TaxCard>(
+      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::TaxCard> {
+        return pg::Idempotent<v1::TaxCard>(
+            tx, Key(call, req.request_id()), "SetTaxCard", req,
+            [&]() -> absl::StatusOr<v1::TaxCard> {
+              if (tx.exec_params("SELECT 1 FROM employees WHERE tenant_id = $1 AND"
+                                 " employee_number = $2",
+                                 call.tenant, card.employee_number())
+                      .empty()) {
+                return absl::NotFoundError(absl::StrCat("tax_card.employee_number: employee ",
+                                                        card.employee_number(), " not found"));
+              }
+              tx.exec_params(
+                  "INSERT INTO tax_cards (tenant_id, employee_number, valid_from, base_rate_ppm,"
+                  " additional_rate_ppm, income_limit_minor) VALUES ($1, $2, $3::date, $4, $5, $6)"
+                  " ON CONFLICT (tenant_id, employee_number, valid_from) DO UPDATE SET"
+                  " base_rate_ppm = excluded.base_rate_ppm,"
+                  " additional_rate_ppm = excluded.additional_rate_ppm,"
+                  " income_limit_minor = excluded.income_limit_minor",
+                  call.tenant, card.employee_number(), card.valid_from(), card.base_rate_ppm(),
+                  card.additional_rate_ppm(), card.income_limit_minor());
+              return card;
+            });
+      });
+}
+
+absl::StatusOr<v1::ListTaxCardsResponse> PayrollRepository::ListTaxCards(
+    const CallContext& call, const v1::ListTaxCardsRequest& req) {
+  RETURN_IF_ERROR(ValidateEmployeeNumber("employee_number", req.employee_number()));
+  return pg::InTenantTransaction<v1::ListTaxCardsResponse>(
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListTaxCardsResponse> {
+        v1::ListTaxCardsResponse resp;
+        for (const auto& r : tx.exec_params(
+                 "SELECT valid_from::text, base_rate_ppm, additional_rate_ppm, income_limit_minor"
+                 " FROM tax_cards WHERE tenant_id = $1 AND employee_number = $2"
+                 " ORDER BY valid_from",
+                 call.tenant, req.employee_number())) {
+          v1::TaxCard* c = resp.add_tax_cards();
+          c->set_employee_number(req.employee_number());
+          c->set_valid_from(r[0].as<std::string>());
+          c->set_base_rate_ppm(r[1].as<int64_t>());
+          c->set_additional_rate_ppm(r[2].as<int64_t>());
+          c->set_income_limit_minor(r[3].as<int64_t>());
+        }
+        return resp;
+      });
+}
+
+// --- rate tables and settings --------------------------------------------------------------------
+
+absl::StatusOr<std::vector<RateTable>> PayrollRepository::AllRateTables(pqxx::work& tx) {
+  std::vector<RateTable> tables = BuiltInRateTables();
+  for (const auto& r : tx.exec("SELECT table_text FROM rate_tables ORDER BY loaded_at, version")) {
+    absl::StatusOr<RateTable> table = ParseRateTable(r[0].as<std::string>());
+    if (!table.ok()) {
+      return absl::InternalError(
+          absl::StrCat("a stored rate table does not parse: ", table.status().message()));
+    }
+    tables.push_back(*std::move(table));
+  }
+  return tables;
+}
+
+namespace {
+
+v1::RateTable RateTableToProto(const RateTable& t, bool built_in, const std::string& loaded_at) {
+  v1::RateTable out;
+  out.set_version(t.version);
+  out.set_valid_from(FormatDate(t.valid_from));
+  out.set_text(FormatRateTable(t));
+  for (const std::string& f : t.provisional_fields) {
+    out.add_provisional_fields(f);
+  }
+  out.set_built_in(built_in);
+  out.set_loaded_at(loaded_at);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RateTable> PayrollRepository::LoadRateTable(
+    const CallContext& call, const v1::LoadRateTableRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  absl::StatusOr<RateTable> parsed = ParseRateTable(req.table().text());
+  if (!parsed.ok()) {
+    return InvalidField("table.text", parsed.status().message());
+  }
+  for (const RateTable& built_in : BuiltInRateTables()) {
+    if (built_in.version == parsed->version) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "table.text: version ", parsed->version, " is built in; give the new table a new version"));
+    }
+  }
+  return pg::InTenantTransaction<v1::RateTable>(
+      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::RateTable> {
+        return pg::Idempotent<v1::RateTable>(
+            tx, Key(call, req.request_id()), "LoadRateTable", req,
+            [&]() -> absl::StatusOr<v1::RateTable> {
+              pqxx::result r = tx.exec_params(
+                  "INSERT INTO rate_tables (version, valid_from, table_text)"
+                  " VALUES ($1, $2::date, $3) ON CONFLICT (version) DO NOTHING RETURNING " +
+                      Ts("loaded_at"),
+                  parsed->version, FormatDate(parsed->valid_from), FormatRateTable(*parsed));
+              if (r.empty()) {
+                return absl::AlreadyExistsError(absl::StrCat(
+                    "table.text: version ", parsed->version, " is already loaded"));
+              }
+              return RateTableToProto(*parsed, false, r[0][0].as<std::string>());
+            });
+      });
+}
+
+absl::StatusOr<v1::ListRateTablesResponse> PayrollRepository::ListRateTables(
+    const CallContext& call) {
+  return pg::InTenantTransaction<v1::ListRateTablesResponse>(
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListRateTablesResponse> {
+        v1::ListRateTablesResponse resp;
+        for (const RateTable& t : BuiltInRateTables()) {
+          *resp.add_tables() = RateTableToProto(t, true, "");
+        }
+        for (const auto& r : tx.exec("SELECT table_text, " + Ts("loaded_at") +
+                                     " FROM rate_tables ORDER BY loaded_at, version")) {
+          ASSIGN_OR_RETURN(RateTable t, ParseRateTable(r[0].as<std::string>()));
+          *resp.add_tables() = RateTableToProto(t, false, r[1].as<std::string>());
+        }
+        return resp;
+      });
+}
+
+absl::StatusOr<v1::PayrollSettings> PayrollRepository::SetPayrollSettings(
+    const CallContext& call, const v1::SetPayrollSettingsRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  const v1::PayrollSettings& s = req.settings();
+  RETURN_IF_ERROR(ValidateRate("settings.pension_total_ppm", s.pension_total_ppm()));
+  RETURN_IF_ERROR(ValidateRate("settings.accident_insurance_ppm", s.accident_insurance_ppm()));
+  RETURN_IF_ERROR(ValidateRate("settings.group_life_insurance_ppm", s.group_life_insurance_ppm()));
+  const v1::PostingAccounts& a = s.accounts();
+  for (const auto& [name, value] :
+       std::vector<std::pair<const char*, const std::string*>>{
+           {"wages", &a.wages()},
+           {"reimbursements", &a.reimbursements()},
+           {"pension_costs", &a.pension_costs()},
+           {"other_social_costs", &a.other_social_costs()},
+           {"withholding_payable", &a.withholding_payable()},
+           {"pension_payable", &a.pension_payable()},
+           {"unemployment_payable", &a.unemployment_payable()},
+           {"health_insurance_payable", &a.health_insurance_payable()},
+           {"other_payable", &a.other_payable()},
+           {"net_pay_payable", &a.net_pay_payable()}}) {
+    RETURN_IF_ERROR(ValidateAccount(absl::StrCat("settings.accounts.", name), *value));
+  }
+  RETURN_IF_ERROR(ValidateText("settings.debtor_name", s.debtor_name(), 70));
+  v1::PayrollSettings normalized = WithDefaults(s);
+  normalized.clear_updated_at();
+  if (!s.debtor_iban().empty()) {
+    ASSIGN_OR_RETURN(std::string iban, fi::ParseIban("settings.debtor_iban", s.debtor_iban()));
+    normalized.set_debtor_iban(iban);
+    if (s.debtor_bic().empty()) {
+      ASSIGN_OR_RETURN(std::optional<std::string> bic, fi::BicOf("settings.debtor_iban", iban));
+      normalized.set_debtor_bic(bic.value_or(""));
+    }
+  }
+  if (!s.debtor_business_id().empty()) {
+    RETURN_IF_ERROR(fi::ValidateBusinessId("settings.debtor_business_id", s.debtor_business_id()));
+  }
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(normalized, &json).ok()) {
+    return absl::InternalError("settings do not serialise");
+  }
+  return pg::InTenantTransaction<v1::PayrollSettings>(
+      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::PayrollSettings> {
+        return pg::Idempotent<v1::PayrollSettings>(
+            tx, Key(call, req.request_id()), "SetPayrollSettings", req,
+            [&]() -> absl::StatusOr<v1::PayrollSettings> {
+              tx.exec_params(
+                  "INSERT INTO settings (tenant_id, settings_json) VALUES ($1, $2::jsonb)"
+                  " ON CONFLICT (tenant_id) DO UPDATE SET settings_json = excluded.settings_json,"
+                  " updated_at = now()",
+                  call.tenant, json);
+              return LoadSettings(tx, call.tenant);
+            });
+      });
+}
+
+absl::StatusOr<v1::PayrollSettings> PayrollRepository::GetPayrollSettings(
+    const CallContext& call) {
+  return pg::InTenantTransaction<v1::PayrollSettings>(
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) { return LoadSettings(tx, call.tenant); });
+}
+
+// --- pay items -----------------------------------------------------------------------------------
+
+absl::StatusOr<v1::AddPayItemsResponse> PayrollRepository::AddPayItems(
+    const CallContext& call, const v1::AddPayItemsRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  if (req.items().empty()) {
+    return InvalidField("items", "at least one");
+  }
+  if (req.items_size() > kMaxItemsPerRequest) {
+    return InvalidField("items", absl::StrCat("at most ", kMaxItemsPerRequest, " per request"));
+  }
+  std::set<std::string> ids;
+  for (int i = 0; i < req.items_size(); ++i) {
+    RETURN_IF_ERROR(ValidatePayItem(req.items(i), absl::StrCat("items[", i, "]")));
+    if (!ids.insert(req.items(i).item_id()).second) {
+      return InvalidField(absl::StrCat("items[", i, "].item_id"), "repeated in this request");
+    }
+  }
+  return pg::InTenantTransaction<v1::AddPayItemsResponse>(
+      *pool_, call.tenant, Tx(call),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::AddPayItemsResponse> {
+        return pg::Idempotent<v1::AddPayItemsResponse>(
+            tx, Key(call, req.request_id()), "AddPayItems", req,
+            [&]() -> absl::StatusOr<v1::AddPayItemsResponse> {
+              std::set<std::string> numbers;
+              for (const v1::PayItem& item : req.items()) {
+                numbers.insert(item.employee_number());
+              }
+              std::set<std::string> known;
+              for (const auto& r : tx.exec_params(
+                       "SELECT employee_number FROM employees WHERE tenant_id = $1 AND"
+                       " employee_number = ANY($2::text[])",
+                       call.tenant, pg::TextArray({numbers.begin(), numbers.end()}))) {
+                known.insert(r[0].as<std::string>());
+              }
+              std::map<std::string, int> index_of;
+              std::vector<std::string> item_ids, employees, periods, descriptions;
+              std::vector<int64_t> kinds, quantities, rates, amounts;
+              for (int i = 0; i < req.items_size(); ++i) {
+                const v1::PayItem& item = req.items(i);
+                if (!known.contains(item.employee_number())) {
+                  return absl::NotFoundError(absl::StrCat("items[", i, "].employee_number: employee ",
+                                                          item.employee_number(), " not found"));
+                }
+                index_of[item.item_id()] = i;
+                item_ids.push_back(item.item_id());
+                employees.push_back(item.employee_number());
+                periods.push_back(item.period());
+                descriptions.push_back(item.description());
+                kinds.push_back(static_cast<int64_t>(item.kind()));
+                quantities.push_back(item.quantity_centi());
+                rates.push_back(item.unit_rate_minor());
+                amounts.push_back(item.amount_minor());
+              }
+              // An item id already used (by another request) must carry the same item.
+              for (const auto& r : tx.exec_params(
+                       "SELECT item_id, employee_number, period, kind, quantity_centi,"
+                       " unit_rate_minor, amount_minor, description FROM pay_items"
+                       " WHERE tenant_id = $1 AND item_id = ANY($2::text[])",
+                       call.tenant, pg::TextArray(item_ids))) {
+                const int i = index_of.at(r[0].as<std::string>());
+                const v1::PayItem& item = req.items(i);
+                if (r[1].as<std::string>() != item.employee_number() ||
+                    r[2].as<std::string>() != item.period() ||
+                    r[3].as<int>() != static_cast<int>(item.kind()) ||
+                    r[4].as<int64_t>() != item.quantity_centi() ||
+                    r[5].as<int64_t>() != item.unit_rate_minor() ||
+                    r[6].as<int64_t>() != item.amount_minor() ||
+                    r[7].as<std::string>() != item.description()) {
+                  return absl::AlreadyExistsError(
+                      absl::StrCat("items[", i, "].item_id: ", item.item_id(),
+                                   " already names a different pay item"));
+                }
+              }
+              pqxx::result inserted = tx.exec_params(
+                  "INSERT INTO pay_items (tenant_id, item_id, employee_number, period, kind,"
+                  " quantity_centi, unit_rate_minor, amount_minor, description)"
+                  " SELECT $1, u.* FROM unnest($2::text[], $3::text[], $4::text[], $5::int[],"
+                  " $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])"
+                  " AS u ON CONFLICT (tenant_id, item_id) DO NOTHING RETURNING item_id",
+                  call.tenant, pg::TextArray(item_ids), pg::TextArray(employees),
+                  pg::TextArray(periods), pg::Int64Array(kinds), pg::Int64Array(quantities),
+                  pg::Int64Array(rates), pg::Int64Array(amounts), pg::TextArray(descriptions));
+              v1::AddPayItemsResponse resp;
+              resp.set_added(static_cast<int32_t>(inserted.size()));
+              return resp;
+            });
+      });
+}
+
+absl::StatusOr<v1::ListPayItemsResponse> PayrollRepository::ListPayItems(
+    const CallContext& call, const v1::ListPayItemsRequest& req) {
+  if (!req.period().empty()) {
+    RETURN_IF_ERROR(ParsePeriod("period", req.period()).status());
+  }
+  return pg::InTenantTransaction<v1::ListPayItemsResponse>(
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListPayItemsResponse> {
+        v1::ListPayItemsResponse resp;
+        for (const auto& r : tx.exec_params(
+                 "SELECT item_id, employee_number, period, kind, quantity_centi, unit_rate_minor,"
+                 " amount_minor, description, coalesce(paid_in_pay_run, '') FROM pay_items"
+                 " WHERE tenant_id = $1 AND ($2 = '' OR period = $2)"
+                 " AND ($3 = '' OR employee_number = $3) ORDER BY period, employee_number, item_id"
+                 " LIMIT 10000",
+                 call.tenant, req.period(), req.employee_number())) {
+          v1::PayItem* item = resp.add_items();
+          item->set_item_id(r[0].as<std::string>());
+          item->set_employee_number(r[1].as<std::string>());
+          item->set_period(r[2].as<std::string>());
+          item->set_kind(static_cast<v1::PayItemKind>(r[3].as<int>()));
+          item->set_quantity_centi(r[4].as<int64_t>());
+          item->set_unit_rate_minor(r[5].as<int64_t>());
+          item->set_amount_minor(r[6].as<int64_t>());
+          item->set_description(r[7].as<std::string>());
+          item->set_paid_in_pay_run(r[8].as<std::string>());
+        }
+        return resp;
+      });
+}
+
+// --- pay runs ------------------------------------------------------------------------------------
+
+absl::StatusOr<v1::PayRun> PayrollRepository::CreatePayRun(const CallContext& call,
+                                                           const v1::CreatePayRunRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  ASSIGN_OR_RETURN(absl::CivilMonth period, ParsePeriod("period", req.period()));
+  ASSIGN_OR_RETURN(absl::CivilDay payment, ParseDate("payment_date", req.payment_date()));
+  if (payment < absl::CivilDay(period) || payment > absl::CivilDay(period + 2) - 1) {
+    return InvalidField("payment_date", "within the period or the month after it");
+  }
+  return pg::InTenantTransaction<v1::PayRun>(
+      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::PayRun> {
+        return pg::Idempotent<v1::PayRun>(
+            tx, Key(call, req.request_id()), "CreatePayRun", req,
+            [&]() -> absl::StatusOr<v1::PayRun> {
+              // Run ids "<period>-<n>", numbered per period.
+              tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                             absl::StrCat("payroll/pay_run_id/", call.tenant));
+              int64_t n = tx.exec_params("SELECT count(*) FROM pay_runs WHERE tenant_id = $1"
+                                         " AND period = $2",
+                                         call.tenant, req.period())[0][0]
+                              .as<int64_t>() +
+                          1;
+              std::string id = absl::StrCat(req.period(), "-", n);
+              tx.exec_params(
+                  "INSERT INTO pay_runs (tenant_id, pay_run_id, period, payment_date, status)"
+                  " VALUES ($1, $2, $3, $4::date, $5)",
+                  call.tenant, id, req.period(), req.payment_date(),
+                  static_cast<int>(v1::PAY_RUN_STATUS_DRAFT));
+              return LoadPayRun(tx, call.tenant, id, false);
+            });
+      });
+}
+
+namespace {
+
+struct EmployeeFacts {
+  v1::Employee employee;
+  Employee domain;
+  std::vector<TaxCard> tax_cards;
+  std::vector<std::pair<std::string, PayItem>> items;  // item id, item
+  int64_t ytd_taxable = 0;
+};
+
+// The monthly salary of `period` for an employment, prorated by calendar days when the
+// employment starts or ends inside the period.
+int64_t MonthlySalaryFor(const v1::Employment& job, absl::CivilMonth period) {
+  const absl::CivilDay first(period);
+  const absl::CivilDay last = absl::CivilDay(period + 1) - 1;
+  absl::CivilDay start = *ParseDate("start_date", job.start_date());
+  absl::CivilDay end = job.end_date().empty() ? last : *ParseDate("end_date", job.end_date());
+  absl::CivilDay from = std::max(start, first);
+  absl::CivilDay to = std::min(end, last);
+  if (to < from) {
+    return 0;
+  }
+  const int64_t days_in_month = last - first + 1;
+  const int64_t days = to - from + 1;
+  if (days == days_in_month) {
+    return job.monthly_salary_minor();
+  }
+  // Half away from zero of salary * days / days_in_month (all positive).
+  return (job.monthly_salary_minor() * days * 2 + days_in_month) / (2 * days_in_month);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(
+    const CallContext& call, const v1::CalculatePayRunRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  return pg::InTenantTransaction<v1::PayRun>(
+      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::PayRun> {
+        return pg::Idempotent<v1::PayRun>(
+            tx, Key(call, req.request_id()), "CalculatePayRun", req,
+            [&]() -> absl::StatusOr<v1::PayRun> {
+              ASSIGN_OR_RETURN(v1::PayRun run, LoadPayRun(tx, call.tenant, req.pay_run_id(), true));
+              if (run.status() != v1::PAY_RUN_STATUS_DRAFT &&
+                  run.status() != v1::PAY_RUN_STATUS_CALCULATED) {
+                return absl::FailedPreconditionError(
+                    absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " is ",
+                                 v1::PayRunStatus_Name(run.status()),
+                                 "; only a draft or calculated run can be calculated"));
+              }
+              ASSIGN_OR_RETURN(absl::CivilMonth period, ParsePeriod("period", run.period()));
+              ASSIGN_OR_RETURN(absl::CivilDay payment, ParseDate("payment_date", run.payment_date()));
+              const std::string period_start = FormatDate(absl::CivilDay(period));
+              const std::string period_end = FormatDate(absl::CivilDay(period + 1) - 1);
+              ASSIGN_OR_RETURN(std::vector<RateTable> tables, AllRateTables(tx));
+              ASSIGN_OR_RETURN(v1::PayrollSettings settings, LoadSettings(tx, call.tenant));
+
+              // Employees employed in the period, and anyone with unpaid items up to it.
+              std::map<std::string, EmployeeFacts> facts;
+              for (const auto& r : tx.exec_params(
+                       absl::StrCat("SELECT ", kEmployeeColumns,
+                                    " FROM employees e WHERE tenant_id = $1 AND"
+                                    " ((start_date <= $3::date AND (end_date IS NULL OR"
+                                    " end_date >= $2::date)) OR EXISTS (SELECT 1 FROM pay_items i"
+                                    " WHERE i.tenant_id = e.tenant_id AND i.employee_number ="
+                                    " e.employee_number AND i.paid_in_pay_run IS NULL AND"
+                                    " i.period <= $4))"),
+                       call.tenant, period_start, period_end, run.period())) {
+                EmployeeFacts f;
+                f.employee = EmployeeFromRow(r);
+                f.domain.birth_date = *ParseDate("birth_date", f.employee.birth_date());
+                f.domain.pension_scheme =
+                    f.employee.employment().pension_scheme() == v1::PENSION_SCHEME_KEVA
+                        ? PensionScheme::kKeva
+                        : PensionScheme::kTyel;
+                if (f.employee.employment().union_fee_ppm() > 0) {
+                  f.domain.union_fee_rate =
+                      Percentage::FromPpm(f.employee.employment().union_fee_ppm());
+                }
+                facts.emplace(f.employee.employee_number(), std::move(f));
+              }
+              for (const auto& r : tx.exec_params(
+                       "SELECT employee_number, valid_from::text, base_rate_ppm,"
+                       " additional_rate_ppm, income_limit_minor FROM tax_cards"
+                       " WHERE tenant_id = $1 ORDER BY employee_number, valid_from",
+                       call.tenant)) {
+                auto it = facts.find(r[0].as<std::string>());
+                if (it == facts.end()) continue;
+                it->second.tax_cards.push_back(
+                    {.valid_from = *ParseDate("valid_from", r[1].as<std::string>()),
+                     .base_rate = Percentage::FromPpm(r[2].as<int64_t>()),
+                     .additional_rate = Percentage::FromPpm(r[3].as<int64_t>()),
+                     .income_limit_cents = r[4].as<int64_t>()});
+              }
+              std::set<std::string> has_salary_item;
+              for (const auto& r : tx.exec_params(
+                       "SELECT item_id, employee_number, period, kind, quantity_centi,"
+                       " unit_rate_minor, amount_minor, description FROM pay_items"
+                       " WHERE tenant_id = $1 AND paid_in_pay_run IS NULL AND period <= $2"
+                       " ORDER BY employee_number, period, item_id",
+                       call.tenant, run.period())) {
+                auto it = facts.find(r[1].as<std::string>());
+                if (it == facts.end()) continue;
+                v1::PayItem item;
+                item.set_kind(static_cast<v1::PayItemKind>(r[3].as<int>()));
+                item.set_quantity_centi(r[4].as<int64_t>());
+                item.set_unit_rate_minor(r[5].as<int64_t>());
+                item.set_amount_minor(r[6].as<int64_t>());
+                item.set_description(r[7].as<std::string>());
+                PayItem domain = DomainItem(item);
+                const std::string item_period = r[2].as<std::string>();
+                if (item_period < run.period()) {
+                  domain.corrects_period = *ParsePeriod("period", item_period);
+                } else if (item.kind() == v1::PAY_ITEM_KIND_MONTHLY_SALARY) {
+                  has_salary_item.insert(it->first);
+                }
+                it->second.items.emplace_back(r[0].as<std::string>(), std::move(domain));
+              }
+              // Year-to-date taxable pay from runs already approved this calendar year.
+              for (const auto& r : tx.exec_params(
+                       "SELECT s.employee_number, sum(s.taxable_minor)::bigint FROM payslips s"
+                       " JOIN pay_runs p ON p.tenant_id = s.tenant_id AND"
+                       " p.pay_run_id = s.pay_run_id WHERE s.tenant_id = $1 AND p.status IN"
+                       " (3, 4) AND date_part('year', p.payment_date) = $2"
+                       " GROUP BY s.employee_number",
+                       call.tenant, static_cast<int>(payment.year()))) {
+                auto it = facts.find(r[0].as<std::string>());
+                if (it != facts.end()) it->second.ytd_taxable = r[1].as<int64_t>();
+              }
+              pqxx::result counter = tx.exec_params(
+                  "SELECT approvals FROM approval_counters WHERE tenant_id = $1", call.tenant);
+              const int64_t approvals = counter.empty() ? 0 : counter[0][0].as<int64_t>();
+
+              // Calculate.
+              tx.exec_params("DELETE FROM payslips WHERE tenant_id = $1 AND pay_run_id = $2",
+                             call.tenant, run.pay_run_id());
+              v1::PayRun result = run;
+              result.clear_totals();
+              result.clear_rate_table_versions();
+              result.clear_provisional_rates_used();
+              result.clear_skipped();
+              PayslipTotals totals;
+              int payslips = 0;
+              std::set<std::string> versions, provisional;
+              std::vector<std::string> numbers, blobs;
+              std::vector<int64_t> taxable, net;
+              std::vector<std::string> used_items;
+              int index = 0;
+              for (auto& [number, f] : facts) {
+                const v1::Employment& job = f.employee.employment();
+                PayslipInput input;
+                input.payment_date = payment;
+                input.employee = f.domain;
+                input.organisation = DomainSettings(
+                    settings, f.domain.pension_scheme);
+                input.tax_cards = f.tax_cards;
+                input.cumulative_taxable_pay_cents = f.ytd_taxable;
+                if (job.salary_basis() == v1::SALARY_BASIS_MONTHLY &&
+                    !has_salary_item.contains(number)) {
+                  int64_t salary = MonthlySalaryFor(job, period);
+                  if (salary > 0) {
+                    input.items.push_back({.kind = PayItemKind::kMonthlySalary,
+                                           .description = "Kuukausipalkka",
+                                           .amount_cents = salary});
+                  }
+                }
+                std::vector<std::string> item_ids;
+                for (const auto& [id, item] : f.items) {
+                  input.items.push_back(item);
+                  item_ids.push_back(id);
+                }
+                ++index;
+                if (input.items.empty()) {
+                  continue;  // nothing to pay this period
+                }
+                absl::StatusOr<Payslip> slip = CalculatePayslip(input, tables);
+                if (!slip.ok()) {
+                  v1::Rejection* skip = result.add_skipped();
+                  skip->set_index(index - 1);
+                  skip->set_key(number);
+                  skip->set_message(std::string(slip.status().message()));
+                  continue;
+                }
+                v1::Payslip out;
+                out.set_pay_run_id(run.pay_run_id());
+                out.set_employee_number(number);
+                out.set_employee_name(absl::StrCat(f.employee.first_name(), " ",
+                                                   f.employee.last_name()));
+                out.set_period(run.period());
+                out.set_payment_date(run.payment_date());
+                out.set_cost_centre(job.cost_centre());
+                for (const PayslipLine& line : slip->lines) {
+                  *out.add_lines() = LineToProto(line);
+                }
+                SetFigures(out.mutable_figures(), slip->totals, 1);
+                out.set_year_to_date_taxable_minor(slip->totals.cumulative_taxable_pay_after_cents);
+                AddTotals(totals, slip->totals);
+                ++payslips;
+                versions.insert(slip->rate_table_version);
+                provisional.insert(slip->provisional_fields.begin(),
+                                   slip->provisional_fields.end());
+                numbers.push_back(number);
+                blobs.push_back(absl::BytesToHexString(out.SerializeAsString()));
+                taxable.push_back(slip->totals.taxable_pay_cents);
+                net.push_back(slip->totals.net_pay_cents);
+                used_items.insert(used_items.end(), item_ids.begin(), item_ids.end());
+              }
+              // Payslips in chunks (one statement per 2 000 rows).
+              constexpr size_t kChunk = 2000;
+              for (size_t from = 0; from < numbers.size(); from += kChunk) {
+                size_t to = std::min(numbers.size(), from + kChunk);
+                tx.exec_params(
+                    "INSERT INTO payslips (tenant_id, pay_run_id, employee_number, taxable_minor,"
+                    " net_pay_minor, payslip) SELECT $1, $2, u.n, u.t, u.p, decode(u.b, 'hex')"
+                    " FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::text[])"
+                    " AS u(n, t, p, b)",
+                    call.tenant, run.pay_run_id(),
+                    pg::TextArray({numbers.begin() + from, numbers.begin() + to}),
+                    pg::Int64Array({taxable.begin() + from, taxable.begin() + to}),
+                    pg::Int64Array({net.begin() + from, net.begin() + to}),
+                    pg::TextArray({blobs.begin() + from, blobs.begin() + to}));
+              }
+              SetFigures(result.mutable_totals(), totals, payslips);
+              for (const std::string& v : versions) result.add_rate_table_versions(v);
+              for (const std::string& p : provisional) result.add_provisional_rates_used(p);
+              result.set_status(v1::PAY_RUN_STATUS_CALCULATED);
+              // The items the run pays, remembered for approval.
+              v1::PayRun stored = result;
+              stored.clear_created_at();
+              std::string summary = stored.SerializeAsString();
+              tx.exec_params(
+                  "UPDATE pay_runs SET status = $3, summary = decode($4, 'hex'),"
+                  " approvals_seen = $5, calculated_at = now() WHERE tenant_id = $1 AND"
+                  " pay_run_id = $2",
+                  call.tenant, run.pay_run_id(), static_cast<int>(v1::PAY_RUN_STATUS_CALCULATED),
+                  absl::BytesToHexString(summary), approvals);
+              tx.exec_params(
+                  "DELETE FROM pay_run_items WHERE tenant_id = $1 AND pay_run_id = $2",
+                  call.tenant, run.pay_run_id());
+              if (!used_items.empty()) {
+                tx.exec_params(
+                    "INSERT INTO pay_run_items (tenant_id, pay_run_id, item_id)"
+                    " SELECT $1, $2, unnest($3::text[])",
+                    call.tenant, run.pay_run_id(), pg::TextArray(used_items));
+              }
+              return LoadPayRun(tx, call.tenant, run.pay_run_id(), false);
+            });
+      });
+}
+
+absl::StatusOr<v1::PayRun> PayrollRepository::GetPayRun(const CallContext& call,
+                                                         const v1::GetPayRunRequest& req) {
+  return pg::InTenantTransaction<v1::PayRun>(
+      *pool_, call.tenant, Tx(call, true), [&](pqxx::work& tx) {
+        return LoadPayRun(tx, call.tenant, req.pay_run_id(), false);
+      });
+}
+
+absl::StatusOr<v1::ListPayRunsResponse> PayrollRepository::ListPayRuns(
+    const CallContext& call, const v1::ListPayRunsRequest& req) {
+  if (!req.period().empty()) {
+    RETURN_IF_ERROR(ParsePeriod("period", req.period()).status());
+  }
+  return pg::InTenantTransaction<v1::ListPayRunsResponse>(
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListPayRunsResponse> {
+        v1::ListPayRunsResponse resp;
+        for (const auto& r : tx.exec_params(
+                 absl::StrCat("SELECT ", kPayRunColumns,
+                              " FROM pay_runs WHERE tenant_id = $1 AND ($2 = '' OR period = $2)"
+                              " ORDER BY period, created_at"),
+                 call.tenant, req.period())) {
+          *resp.add_pay_runs() = PayRunFromRow(r);
+        }
+        return resp;
+      });
+}
+
+absl::StatusOr<v1::ListPayslipsResponse> PayrollRepository::ListPayslips(
+    const CallContext& call, const v1::ListPayslipsRequest& req) {
+  if (req.page_size() < 0 || req.page_size() > kMaxPageSize) {
+    return InvalidField("page_size", absl::StrCat("0-", kMaxPageSize));
+  }
+  const int limit = req.page_size() == 0 ? kDefaultPageSize : req.page_size();
+  return pg::InTenantTransaction<v1::ListPayslipsResponse>(
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListPayslipsResponse> {
+        RETURN_IF_ERROR(LoadPayRun(tx, call.tenant, req.pay_run_id(), false).status());
+        v1::ListPayslipsResponse resp;
+        pqxx::result r = tx.exec_params(
+            "SELECT employee_number, encode(payslip, 'hex') FROM payslips WHERE tenant_id = $1"
+            " AND pay_run_id = $2 AND ($3 = '' OR employee_number = $3) AND employee_number > $4"
+            " ORDER BY employee_number LIMIT $5",
+            call.tenant, req.pay_run_id(), req.employee_number(), req.page_token(), limit + 1);
+        for (int i = 0; i < static_cast<int>(r.size()) && i < limit; ++i) {
+          if (!resp.add_payslips()->ParseFromString(
+                  absl::HexStringToBytes(r[i][1].as<std::string>()))) {
+            return absl::InternalError("a stored payslip does not parse");
+          }
+        }
+        if (static_cast<int>(r.size()) > limit) {
+          resp.set_next_page_token(resp.payslips(limit - 1).employee_number());
+        }
+        return resp;
+      });
+}
+
+absl::StatusOr<v1::PayRun> PayrollRepository::ApprovePayRun(const CallContext& call,
+                                                            const v1::ApprovePayRunRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  return pg::InTenantTransaction<v1::PayRun>(
+      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::PayRun> {
+        return pg::Idempotent<v1::PayRun>(
+            tx, Key(call, req.request_id()), "ApprovePayRun", req,
+            [&]() -> absl::StatusOr<v1::PayRun> {
+              // One approval at a time per tenant: the year-to-date figures of every other
+              // calculated run depend on it.
+              tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                             absl::StrCat("payroll/approve/", call.tenant));
+              int64_t approvals_seen = 0;
+              ASSIGN_OR_RETURN(v1::PayRun run, LoadPayRun(tx, call.tenant, req.pay_run_id(), true,
+                                                          &approvals_seen));
+              if (run.status() != v1::PAY_RUN_STATUS_CALCULATED) {
+                return absl::FailedPreconditionError(
+                    absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " is ",
+                                 v1::PayRunStatus_Name(run.status()),
+                                 "; only a calculated run can be approved"));
+              }
+              if (run.totals().payslips() == 0) {
+                return absl::FailedPreconditionError(
+                    absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " has no payslips"));
+              }
+              pqxx::result counter = tx.exec_params(
+                  "SELECT approvals FROM approval_counters WHERE tenant_id = $1 FOR UPDATE",
+                  call.tenant);
+              const int64_t approvals = counter.empty() ? 0 : counter[0][0].as<int64_t>();
+              if (approvals != approvals_seen) {
+                return absl::FailedPreconditionError(absl::StrCat(
+                    "pay_run_id: another pay run was approved after ", run.pay_run_id(),
+                    " was calculated; recalculate it (its year-to-date figures changed)"));
+              }
+              // Mark the items paid; an item another run paid meanwhile means recalculation.
+              pqxx::result marked = tx.exec_params(
+                  "UPDATE pay_items i SET paid_in_pay_run = $2 FROM pay_run_items r"
+                  " WHERE r.tenant_id = $1 AND r.pay_run_id = $2 AND i.tenant_id = $1 AND"
+                  " i.item_id = r.item_id AND i.paid_in_pay_run IS NULL RETURNING i.item_id",
+                  call.tenant, run.pay_run_id());
+              const int64_t expected =
+                  tx.exec_params("SELECT count(*) FROM pay_run_items WHERE tenant_id = $1 AND"
+                                 " pay_run_id = $2",
+                                 call.tenant, run.pay_run_id())[0][0]
+                      .as<int64_t>();
+              if (static_cast<int64_t>(marked.size()) != expected) {
+                return absl::FailedPreconditionError(absl::StrCat(
+                    "pay_run_id: some pay items of ", run.pay_run_id(),
+                    " were paid by another run; recalculate it"));
+              }
+              // The posting: payslip figures summed per cost centre and dimensions.
+              ASSIGN_OR_RETURN(v1::PayrollSettings settings, LoadSettings(tx, call.tenant));
+              std::map<std::string, std::string> cost_centre_of, dimensions_of;
+              for (const auto& r : tx.exec_params(
+                       "SELECT e.employee_number, e.cost_centre, e.dimensions::text FROM employees e"
+                       " JOIN payslips s ON s.tenant_id = e.tenant_id AND"
+                       " s.employee_number = e.employee_number WHERE s.tenant_id = $1 AND"
+                       " s.pay_run_id = $2",
+                       call.tenant, run.pay_run_id())) {
+                cost_centre_of[r[0].as<std::string>()] = r[1].as<std::string>();
+                dimensions_of[r[0].as<std::string>()] = r[2].as<std::string>();
+              }
+              std::map<std::string, PostingGroup> groups;  // by dimensions json
+              v1::PayRunTotals feed;
+              for (const auto& r : tx.exec_params(
+                       "SELECT employee_number, encode(payslip, 'hex') FROM payslips"
+                       " WHERE tenant_id = $1 AND pay_run_id = $2",
+                       call.tenant, run.pay_run_id())) {
+                v1::Payslip slip;
+                if (!slip.ParseFromString(absl::HexStringToBytes(r[1].as<std::string>()))) {
+                  return absl::InternalError("a stored payslip does not parse");
+                }
+                const std::string number = r[0].as<std::string>();
+                std::map<std::string, std::string> dims;
+                google::protobuf::Struct parsed;
+                if (google::protobuf::util::JsonStringToMessage(dimensions_of[number], &parsed)
+                        .ok()) {
+                  for (const auto& [k, v] : parsed.fields()) dims[k] = v.string_value();
+                }
+                dims["cost_centre"] = cost_centre_of[number];
+                std::string group_key = DimensionsJson({dims.begin(), dims.end()});
+                PostingGroup& group = groups[group_key];
+                group.dimensions = dims;
+                AddTotals(group.totals, TotalsOf(slip.figures()));
+                v1::PayRunTotalsFigures& cc = (*feed.mutable_by_cost_centre())[dims["cost_centre"]];
+                PayslipTotals cc_totals = TotalsOf(cc);
+                AddTotals(cc_totals, TotalsOf(slip.figures()));
+                SetFigures(&cc, cc_totals, cc.payslips() + 1);
+              }
+              std::vector<PostingGroup> group_list;
+              for (auto& [key, group] : groups) group_list.push_back(std::move(group));
+              ASSIGN_OR_RETURN(ledger::v1::EntryDraft draft,
+                               BuildPayRunPosting({.pay_run_id = run.pay_run_id(),
+                                                   .period = run.period(),
+                                                   .payment_date = run.payment_date()},
+                                                  AccountsOf(settings), group_list));
+              ledger::v1::PostEntryRequest post;
+              post.set_request_id(absl::StrCat("payroll-", call.tenant, "-", run.pay_run_id()));
+              *post.mutable_entry() = std::move(draft);
+              pqxx::result message = tx.exec_params(
+                  "INSERT INTO outbox (tenant_id, destination, request_id, payload, pay_run_id)"
+                  " VALUES ($1, $2, $3, decode($4, 'hex'), $5) RETURNING message_id",
+                  call.tenant, std::string(kPostEntryDestination), post.request_id(),
+                  absl::BytesToHexString(post.SerializeAsString()), run.pay_run_id());
+              tx.exec_params("INSERT INTO outbox_pending (tenant_id, message_id) VALUES ($1, $2)",
+                             call.tenant, message[0][0].as<int64_t>());
+              tx.exec_params(
+                  "INSERT INTO approval_counters (tenant_id, approvals) VALUES ($1, 1)"
+                  " ON CONFLICT (tenant_id) DO UPDATE SET approvals ="
+                  " approval_counters.approvals + 1",
+                  call.tenant);
+              // The change feed of approved runs.
+              int64_t sequence =
+                  tx.exec_params("SELECT coalesce(max(sequence), 0) + 1 FROM totals_feed"
+                                 " WHERE tenant_id = $1",
+                                 call.tenant)[0][0]
+                      .as<int64_t>();
+              feed.set_sequence(sequence);
+              feed.set_pay_run_id(run.pay_run_id());
+              feed.set_period(run.period());
+              feed.set_payment_date(run.payment_date());
+              *feed.mutable_totals() = run.totals();
+              tx.exec_params(
+                  "INSERT INTO totals_feed (tenant_id, sequence, pay_run_id, totals)"
+                  " VALUES ($1, $2, $3, decode($4, 'hex'))",
+                  call.tenant, sequence, run.pay_run_id(),
+                  absl::BytesToHexString(feed.SerializeAsString()));
+              tx.exec_params(
+                  "UPDATE pay_runs SET status = $3, approved_at = now() WHERE tenant_id = $1"
+                  " AND pay_run_id = $2",
+                  call.tenant, run.pay_run_id(), static_cast<int>(v1::PAY_RUN_STATUS_APPROVED));
+              return LoadPayRun(tx, call.tenant, run.pay_run_id(), false);
+            });
+      });
+}
+
+absl::StatusOr<v1::PayRun> PayrollRepository::CancelPayRun(const CallContext& call,
+                                                           const v1::CancelPayRunRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  return pg::InTenantTransaction<v1::PayRun>(
+      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::PayRun> {
+        return pg::Idempotent<v1::PayRun>(
+            tx, Key(call, req.request_id()), "CancelPayRun", req,
+            [&]() -> absl::StatusOr<v1::PayRun> {
+              ASSIGN_OR_RETURN(v1::PayRun run, LoadPayRun(tx, call.tenant, req.pay_run_id(), true));
+              if (run.status() != v1::PAY_RUN_STATUS_DRAFT &&
+                  run.status() != v1::PAY_RUN_STATUS_CALCULATED) {
+                return absl::FailedPreconditionError(
+                    absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " is ",
+                                 v1::PayRunStatus_Name(run.status()),
+                                 "; an approved run cannot be cancelled (correct it in a later"
+                                 " run)"));
+              }
+              tx.exec_params("DELETE FROM payslips WHERE tenant_id = $1 AND pay_run_id = $2",
+                             call.tenant, run.pay_run_id());
+              tx.exec_params("DELETE FROM pay_run_items WHERE tenant_id = $1 AND pay_run_id = $2",
+                             call.tenant, run.pay_run_id());
+              tx.exec_params(
+                  "UPDATE pay_runs SET status = $3 WHERE tenant_id = $1 AND pay_run_id = $2",
+                  call.tenant, run.pay_run_id(), static_cast<int>(v1::PAY_RUN_STATUS_CANCELLED));
+              return LoadPayRun(tx, call.tenant, run.pay_run_id(), false);
+            });
+      });
+}
+
+absl::StatusOr<v1::PaymentFile> PayrollRepository::GetPaymentFile(
+    const CallContext& call, const v1::GetPaymentFileRequest& req) {
+  return pg::InTenantTransaction<v1::PaymentFile>(
+      *pool_, call.tenant, Tx(call, true), [&](pqxx::work& tx) -> absl::StatusOr<v1::PaymentFile> {
+        ASSIGN_OR_RETURN(v1::PayRun run, LoadPayRun(tx, call.tenant, req.pay_run_id(), false));
+        if (run.status() != v1::PAY_RUN_STATUS_APPROVED &&
+            run.status() != v1::PAY_RUN_STATUS_POSTED) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "pay_run_id: pay run ", run.pay_run_id(), " is not approved; pay only approved runs"));
+        }
+        ASSIGN_OR_RETURN(v1::PayrollSettings settings, LoadSettings(tx, call.tenant));
+        if (settings.debtor_iban().empty() || settings.debtor_name().empty() ||
+            settings.debtor_bic().empty()) {
+          return absl::FailedPreconditionError(
+              "settings: debtor_name, debtor_iban and debtor_bic are needed for the payment file"
+              " (SetPayrollSettings)");
+        }
+        SepaCreditTransfer transfer;
+        transfer.message_id = absl::StrCat("PR-", run.pay_run_id());
+        transfer.creation_time = absl::Now();
+        transfer.debtor = {.name = settings.debtor_name(),
+                           .iban = settings.debtor_iban(),
+                           .bic = settings.debtor_bic(),
+                           .business_id = settings.debtor_business_id()};
+        transfer.requested_execution_date = *ParseDate("payment_date", run.payment_date());
+        int64_t sum = 0;
+        for (const auto& r : tx.exec_params(
+                 "SELECT s.employee_number, s.net_pay_minor, e.first_name, e.last_name, e.iban,"
+                 " e.bic FROM payslips s JOIN employees e ON e.tenant_id = s.tenant_id AND"
+                 " e.employee_number = s.employee_number WHERE s.tenant_id = $1 AND"
+                 " s.pay_run_id = $2 AND s.net_pay_minor > 0 ORDER BY s.employee_number",
+                 call.tenant, run.pay_run_id())) {
+          SepaPayment p;
+          p.end_to_end_id = absl::StrCat(run.pay_run_id(), "-", r[0].as<std::string>()).substr(0, 35);
+          p.amount_cents = r[1].as<int64_t>();
+          p.creditor_name = absl::StrCat(r[2].as<std::string>(), " ", r[3].as<std::string>());
+          p.creditor_iban = r[4].as<std::string>();
+          p.creditor_bic = r[5].as<std::string>();
+          p.remittance_information = absl::StrCat("Palkka ", run.period());
+          sum += p.amount_cents;
+          transfer.payments.push_back(std::move(p));
+        }
+        if (transfer.payments.empty()) {
+          return absl::FailedPreconditionError("pay_run_id: the run has no net pay to transfer");
+        }
+        ASSIGN_OR_RETURN(std::string xml, WriteSepaCreditTransfer(transfer));
+        v1::PaymentFile file;
+        file.set_file_name(absl::StrCat("palkat-", call.tenant, "-", run.pay_run_id(), ".xml"));
+        file.set_content_type("application/xml");
+        file.set_content(std::move(xml));
+        file.set_transactions(static_cast<int32_t>(transfer.payments.size()));
+        file.set_control_sum_minor(sum);
+        return file;
+      });
+}
+
+// --- outbox ---------------------------------------------------------------------------------------
+
+absl::StatusOr<std::vector<OutboxMessage>> PayrollRepository::DueMessages(int limit,
+                                                                          absl::Time deadline) {
+  ASSIGN_OR_RETURN(
+      std::vector<OutboxMessage> pending,
+      (pg::InTenantTransaction<std::vector<OutboxMessage>>(
+          *pool_, "", {.deadline = deadline, .read_only = true},
+          [&](pqxx::work& tx) -> absl::StatusOr<std::vector<OutboxMessage>> {
+            std::vector<OutboxMessage> out;
+            for (const auto& r : tx.exec_params(
+                     "SELECT tenant_id, message_id FROM outbox_pending ORDER BY created_at,"
+                     " message_id LIMIT $1",
+                     limit)) {
+              out.push_back({.tenant = r[0].as<std::string>(), .message_id = r[1].as<int64_t>()});
+            }
+            return out;
+          })));
+  std::vector<OutboxMessage> due;
+  for (OutboxMessage& m : pending) {
+    absl::StatusOr<std::optional<OutboxMessage>> loaded =
+        pg::InTenantTransaction<std::optional<OutboxMessage>>(
+            *pool_, m.tenant, {.deadline = deadline, .read_only = true},
+            [&](pqxx::work& tx) -> absl::StatusOr<std::optional<OutboxMessage>> {
+              pqxx::result r = tx.exec_params(
+                  "SELECT destination, request_id, pay_run_id, encode(payload, 'hex'), attempts"
+                  " FROM outbox WHERE tenant_id = $1 AND message_id = $2 AND"
+                  " delivered_at IS NULL AND next_attempt_at <= now()",
+                  m.tenant, m.message_id);
+              if (r.empty()) return std::optional<OutboxMessage>();
+              OutboxMessage out = m;
+              out.destination = r[0][0].as<std::string>();
+              out.request_id = r[0][1].as<std::string>();
+              out.pay_run_id = r[0][2].as<std::string>();
+              if (!out.request.ParseFromString(
+                      absl::HexStringToBytes(r[0][3].as<std::string>()))) {
+                return absl::InternalError("an outbox payload does not parse");
+              }
+              out.attempts = r[0][4].as<int>();
+              return std::optional<OutboxMessage>(std::move(out));
+            });
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->has_value()) due.push_back(**std::move(loaded));
+  }
+  return due;
+}
+
+absl::Status PayrollRepository::MarkDelivered(const OutboxMessage& message,
+                                              int64_t ledger_sequence) {
+  return pg::RunInTransaction(*pool_, message.tenant, {}, [&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = ''"
+        " WHERE tenant_id = $1 AND message_id = $2",
+        message.tenant, message.message_id);
+    tx.exec_params("DELETE FROM outbox_pending WHERE tenant_id = $1 AND message_id = $2",
+                   message.tenant, message.message_id);
+    tx.exec_params(
+        "UPDATE pay_runs SET status = $3, ledger_sequence = $4, posted_at = now(),"
+        " delivery_error = '' WHERE tenant_id = $1 AND pay_run_id = $2 AND status = $5",
+        message.tenant, message.pay_run_id, static_cast<int>(v1::PAY_RUN_STATUS_POSTED),
+        ledger_sequence, static_cast<int>(v1::PAY_RUN_STATUS_APPROVED));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PayrollRepository::MarkFailed(const OutboxMessage& message, const std::string& error,
+                                           absl::Duration retry_after) {
+  return pg::RunInTransaction(*pool_, message.tenant, {}, [&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $3,"
+        " next_attempt_at = now() + make_interval(secs => $4) WHERE tenant_id = $1 AND"
+        " message_id = $2",
+        message.tenant, message.message_id, error, absl::ToDoubleSeconds(retry_after));
+    tx.exec_params(
+        "UPDATE pay_runs SET delivery_error = $3 WHERE tenant_id = $1 AND pay_run_id = $2",
+        message.tenant, message.pay_run_id, error);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<PayrollRepository::Backlog> PayrollRepository::OutboxBacklog() {
+  return pg::InTenantTransaction<Backlog>(
+      *pool_, "", {.read_only = true}, [&](pqxx::work& tx) -> absl::StatusOr<Backlog> {
+        pqxx::row r = tx.exec1(
+            "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8"
+            " FROM outbox_pending");
+        return Backlog{.messages = r[0].as<int64_t>(), .oldest_age_seconds = r[1].as<double>()};
+      });
+}
+
+}  // namespace tahe::payroll

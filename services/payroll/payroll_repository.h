@@ -1,0 +1,127 @@
+#pragma once
+
+// Payroll's SQL: employees, tax cards, rate tables, settings, pay items, pay runs and payslips in
+// payroll_db, and the outbox of ledger postings. Every tenant's rows are read and written in a
+// transaction of that tenant (RLS); blocking: call from a worker thread.
+//
+//   PayrollRepository repository(pool.get(), {.identity_key = key});
+//   ASSIGN_OR_RETURN(v1::Employee e, repository.UpsertEmployee(call, request));
+//   ASSIGN_OR_RETURN(v1::PayRun run, repository.CalculatePayRun(call, calculate_request));
+//   ASSIGN_OR_RETURN(v1::PayRun approved, repository.ApprovePayRun(call, approve_request));
+//   // approved: the ledger posting is in the outbox; OutboxRelay delivers it.
+//
+// Every mutating method validates all input first (INVALID_ARGUMENT naming the field), is
+// idempotent by request_id (pg::Idempotent), and writes in one transaction, so nothing is ever
+// half-written.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/pg/migrations.h"
+#include "libs/pg/pg.h"
+#include "libs/server/call.h"
+#include "services/payroll/payroll_domain.h"
+#include "services/payroll/rate_tables.h"
+#include "tahe/ledger/v1/ledger.pb.h"
+#include "tahe/payroll/v1/payroll.pb.h"
+
+namespace tahe::payroll {
+
+namespace v1 = ::tahe::payroll::v1;
+using server::CallContext;
+
+const std::vector<tahe::pg::Migration>& Migrations();
+inline constexpr char kPayrollAppRole[] = "tahe_payroll_app";
+
+// An outbox message due for delivery.
+struct OutboxMessage {
+  std::string tenant;
+  int64_t message_id = 0;
+  std::string destination;  // "/tahe.ledger.v1.LedgerService/PostEntry"
+  std::string request_id;
+  std::string pay_run_id;
+  ledger::v1::PostEntryRequest request;
+  int attempts = 0;
+};
+
+class PayrollRepository {
+ public:
+  struct Options {
+    // Key of the personal identity codes' keyed hash (HMAC-SHA-256). REQUIRES: >= 32 bytes.
+    std::string identity_key;
+  };
+
+  // REQUIRES: pool outlives the repository.
+  PayrollRepository(pg::Pool* pool, Options options);
+
+  // --- employees ---
+  absl::StatusOr<v1::Employee> UpsertEmployee(const CallContext& call,
+                                              const v1::UpsertEmployeeRequest& req);
+  absl::StatusOr<v1::Employee> GetEmployee(const CallContext& call,
+                                           const v1::GetEmployeeRequest& req);
+  absl::StatusOr<v1::ListEmployeesResponse> ListEmployees(const CallContext& call,
+                                                          const v1::ListEmployeesRequest& req);
+
+  // --- tax cards ---
+  absl::StatusOr<v1::TaxCard> SetTaxCard(const CallContext& call, const v1::SetTaxCardRequest& req);
+  absl::StatusOr<v1::ListTaxCardsResponse> ListTaxCards(const CallContext& call,
+                                                        const v1::ListTaxCardsRequest& req);
+
+  // --- rate tables and settings ---
+  absl::StatusOr<v1::RateTable> LoadRateTable(const CallContext& call,
+                                              const v1::LoadRateTableRequest& req);
+  absl::StatusOr<v1::ListRateTablesResponse> ListRateTables(const CallContext& call);
+  absl::StatusOr<v1::PayrollSettings> SetPayrollSettings(const CallContext& call,
+                                                         const v1::SetPayrollSettingsRequest& req);
+  absl::StatusOr<v1::PayrollSettings> GetPayrollSettings(const CallContext& call);
+
+  // --- pay items ---
+  absl::StatusOr<v1::AddPayItemsResponse> AddPayItems(const CallContext& call,
+                                                      const v1::AddPayItemsRequest& req);
+  absl::StatusOr<v1::ListPayItemsResponse> ListPayItems(const CallContext& call,
+                                                        const v1::ListPayItemsRequest& req);
+
+  // --- pay runs ---
+  absl::StatusOr<v1::PayRun> CreatePayRun(const CallContext& call,
+                                          const v1::CreatePayRunRequest& req);
+  absl::StatusOr<v1::PayRun> CalculatePayRun(const CallContext& call,
+                                             const v1::CalculatePayRunRequest& req);
+  absl::StatusOr<v1::PayRun> GetPayRun(const CallContext& call, const v1::GetPayRunRequest& req);
+  absl::StatusOr<v1::ListPayRunsResponse> ListPayRuns(const CallContext& call,
+                                                      const v1::ListPayRunsRequest& req);
+  absl::StatusOr<v1::ListPayslipsResponse> ListPayslips(const CallContext& call,
+                                                        const v1::ListPayslipsRequest& req);
+  absl::StatusOr<v1::PayRun> ApprovePayRun(const CallContext& call,
+                                           const v1::ApprovePayRunRequest& req);
+  absl::StatusOr<v1::PayRun> CancelPayRun(const CallContext& call,
+                                          const v1::CancelPayRunRequest& req);
+  absl::StatusOr<v1::PaymentFile> GetPaymentFile(const CallContext& call,
+                                                 const v1::GetPaymentFileRequest& req);
+
+  // --- outbox (for OutboxRelay) ---
+  // Messages due now, oldest first, at most `limit`, across tenants.
+  absl::StatusOr<std::vector<OutboxMessage>> DueMessages(int limit, absl::Time deadline);
+  // The ledger accepted `message` as entry `ledger_sequence`: mark it delivered and the run
+  // posted, in one transaction of its tenant.
+  absl::Status MarkDelivered(const OutboxMessage& message, int64_t ledger_sequence);
+  // Delivery failed: count the attempt, retry after `retry_after`, and show `error` on the run.
+  absl::Status MarkFailed(const OutboxMessage& message, const std::string& error,
+                          absl::Duration retry_after);
+  // Undelivered messages and the age of the oldest (for metrics).
+  struct Backlog {
+    int64_t messages = 0;
+    double oldest_age_seconds = 0;
+  };
+  absl::StatusOr<Backlog> OutboxBacklog();
+
+ private:
+  absl::StatusOr<std::vector<RateTable>> AllRateTables(pqxx::work& tx);
+
+  pg::Pool* pool_;
+  Options options_;
+};
+
+}  // namespace tahe::payroll
