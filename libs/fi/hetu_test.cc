@@ -90,7 +90,7 @@ TEST_CASE("hetu: the invalid examples of finnish-rules.md, each for its own reas
   }
 }
 
-TEST_CASE("hetu: every century sign maps to its century; nothing else is a sign", "[hetu]") {
+TEST_CASE("hetu: every century sign maps to its century, nothing else is a sign", "[hetu]") {
   const std::map<char, int> centuries = {
       {'+', 1800}, {'-', 1900}, {'Y', 1900}, {'X', 1900}, {'W', 1900}, {'V', 1900}, {'U', 1900},
       {'A', 2000}, {'B', 2000}, {'C', 2000}, {'D', 2000}, {'E', 2000}, {'F', 2000}};

@@ -91,7 +91,7 @@ TEST_CASE("IBAN: check digits 00, 01 and 99 are refused even when mod 97 is 1", 
   CHECK_FALSE(IsValidIban("FI0010000000000075"));
 }
 
-TEST_CASE("IBAN: spaces and lower case are normalised; print groups of four", "[iban]") {
+TEST_CASE("IBAN: spaces and lower case are normalised, print groups of four", "[iban]") {
   CHECK(NormalizeIban(" fi21 1234 5600 0007 85\t") == "FI2112345600000785");
   CHECK(ParseIban("iban", "fi21 1234 5600 0007 85").value() == "FI2112345600000785");
   CHECK(ParseIban("iban", "FI21\n12345600000785").value() == "FI2112345600000785");
@@ -264,7 +264,7 @@ TEST_CASE("BIC: longest matching prefix, range ends, and unknown prefixes", "[ib
   }
 }
 
-TEST_CASE("BIC: unknown for a foreign IBAN; an error for an invalid one", "[iban][bic]") {
+TEST_CASE("BIC: unknown for a foreign IBAN, an error for an invalid one", "[iban][bic]") {
   absl::StatusOr<std::optional<std::string>> foreign = BicOf("iban", "DE89370400440532013000");
   REQUIRE(foreign.ok());
   CHECK_FALSE(foreign->has_value());

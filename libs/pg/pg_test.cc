@@ -118,7 +118,7 @@ TEST_CASE("exceptions map to statuses and a failed body rolls back") {
   REQUIRE(count.value() == 1);
 }
 
-TEST_CASE("retryable errors rerun the transaction; others do not") {
+TEST_CASE("retryable errors rerun the transaction, others do not") {
   testing::TestDatabase db(TestMigrations(), "tahe_pgtest_app");
   auto pool = AppPool(db);
   int runs = 0;

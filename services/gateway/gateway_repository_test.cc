@@ -224,7 +224,7 @@ TEST_CASE("directory: a revoked key is refused in the next snapshot", "[gateway]
   CHECK(d.repo->RevokeApiKey(d.call, revoke).status().code() == absl::StatusCode::kNotFound);
 }
 
-TEST_CASE("directory: replays return the original result; conflicting replays are refused",
+TEST_CASE("directory: replays return the original result, conflicting replays are refused",
           "[gateway][pg]") {
   Directory d;
   d.Seed();

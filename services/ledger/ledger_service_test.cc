@@ -488,7 +488,7 @@ TEST_CASE("bad entries committed in the same group do not fail their neighbours"
 
 // --- periods -------------------------------------------------------------------------------------
 
-TEST_CASE("posting needs an open period; reopening needs a reason and is recorded",
+TEST_CASE("posting needs an open period, reopening needs a reason and is recorded",
           "[ledger][pg]") {
   LedgerFixture f;
   f.SetUpTenant("a");
@@ -556,7 +556,7 @@ TEST_CASE("posting needs an open period; reopening needs a reason and is recorde
 
 // --- idempotency ---------------------------------------------------------------------------------
 
-TEST_CASE("a replayed post returns the original entry; a changed one is refused", "[ledger][pg]") {
+TEST_CASE("a replayed post returns the original entry, a changed one is refused", "[ledger][pg]") {
   LedgerFixture f;
   f.SetUpTenant("a");
   const v1::PostEntryRequest post = EntryRequest(
@@ -709,7 +709,7 @@ TEST_CASE("concurrent posts with one request id create exactly one entry", "[led
 
 // --- reversal ------------------------------------------------------------------------------------
 
-TEST_CASE("a reversal negates every line and links both entries; only once", "[ledger][pg]") {
+TEST_CASE("a reversal negates every line and links both entries, only once", "[ledger][pg]") {
   LedgerFixture f;
   f.SetUpTenant("a");
   f.Post(Sale("base", "2026-01-05", 1000));
@@ -808,7 +808,7 @@ TEST_CASE("a reversal negates every line and links both entries; only once", "[l
 
 // --- balances ------------------------------------------------------------------------------------
 
-TEST_CASE("account balances as of a date and by dimension; trial balances", "[ledger][pg]") {
+TEST_CASE("account balances as of a date and by dimension, trial balances", "[ledger][pg]") {
   LedgerFixture f;
   f.SetUpTenant("a");
   f.Post(EntryRequest("b-1", "2026-01-10",
@@ -1847,7 +1847,7 @@ TEST_CASE("ListEntries filters by period/dates/account/dimension/source and page
   REQUIRE(page.next_page_token().empty());
 }
 
-TEST_CASE("accounts: rename; type changes until used; close; list", "[ledger][pg]") {
+TEST_CASE("accounts: rename, type changes until used, close, list", "[ledger][pg]") {
   LedgerFixture f;
   f.SetUpTenant("a");
   v1::UpdateAccountRequest update;
@@ -1910,7 +1910,7 @@ TEST_CASE("accounts: rename; type changes until used; close; list", "[ledger][pg
   REQUIRE(f.Balance(kWages, "2026-12-31").balance().amount_minor() == 100);
 }
 
-TEST_CASE("dimensions: the template's keys; closed value lists; redefinition", "[ledger][pg]") {
+TEST_CASE("dimensions: the template's keys, closed value lists, redefinition", "[ledger][pg]") {
   LedgerFixture f;
   f.SetUpTenant("a");
   v1::ListDimensionsResponse dims = f.Ok(&Stub::ListDimensions, v1::ListDimensionsRequest());
@@ -2072,7 +2072,7 @@ TEST_CASE("a large import verifies and streams across fetch chunks", "[ledger][p
   reader->Finish();
 }
 
-TEST_CASE("a streamed batch over the size limit ends the import; earlier batches stay",
+TEST_CASE("a streamed batch over the size limit ends the import, earlier batches stay",
           "[ledger][pg]") {
   LedgerFixture f({.max_bulk_batch_entries = 3});
   f.SetUpTenant("a");

@@ -465,7 +465,7 @@ TEST_CASE("hourly pay, supplements and overtime at 150 % and 200 % of the hourly
   CHECK(slip.totals.gross_cash_pay_cents == 346'223);
 }
 
-TEST_CASE("hourly pay and overtime need quantity x rate; bad items name their field") {
+TEST_CASE("hourly pay and overtime need quantity x rate, bad items name their field") {
   struct Case {
     PayItem item;
     std::string field;
@@ -641,7 +641,7 @@ TEST_CASE("a retroactive rate change shows the old hours taken back and the new 
   CHECK(PayItemAmountCents((*difference)[0]) + PayItemAmountCents((*difference)[1]) == 10'000);
 }
 
-TEST_CASE("earlier corrections of the period count as paid; other periods are refused") {
+TEST_CASE("earlier corrections of the period count as paid, other periods are refused") {
   const absl::CivilMonth march(2025, 3);
   PayItem earlier = Fixed(PayItemKind::kMonthlySalary, 10'000);
   earlier.corrects_period = march;

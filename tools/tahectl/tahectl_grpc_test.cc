@@ -397,7 +397,7 @@ TEST_CASE("with an API key, calls carry the bearer key and the tenant but no int
   CHECK(admin_calls[0].tenant.empty());  // the directory is no tenant's
 }
 
-TEST_CASE("--internal-token-file sends the token along with the key when asked for") {
+TEST_CASE("an explicit internal token file sends the token along with the key") {
   Servers servers;
   TempDir dir;
   const std::string token_file = dir.Write("token", absl::StrCat(kToken, "\n"));
@@ -603,7 +603,7 @@ TEST_CASE("admin keys list and revoke") {
   CHECK_FALSE(keys.keys(0).revoked_at().empty());
 }
 
-TEST_CASE("ledger --json prints messages that parse back; entries merges every page") {
+TEST_CASE("ledger --json prints messages that parse back, entries merging every page") {
   Servers servers;
   REQUIRE(servers.Run({"seed-demo", "--tenants", "lahti", "--today", "2025-03-10"}).code ==
           kExitOk);
