@@ -78,7 +78,7 @@ source tests/pg/lib.sh
 # One cell per region; each cell runs every service with a database of its own. Add a cell or a
 # service here (and its demo tenants below); the rest of the script loops over these.
 CELLS=(paijat-hame pohjanmaa)
-SERVICES=(ledger)
+SERVICES=(ledger payroll)
 declare -A CELL_NAME=([paijat-hame]="Päijät-Häme" [pohjanmaa]="Pohjanmaa")
 declare -A CELL_TENANTS=([paijat-hame]="lahti,phhyky" [pohjanmaa]="vaasa,seinajoki")
 # Demo organisations: name and business ID (check digits valid; finnish-rules.md §4).
@@ -87,7 +87,7 @@ declare -A ORG_NAME=([lahti]="Lahden kaupunki" [phhyky]="Päijät-Hämeen hyvinv
 declare -A ORG_BUSINESS_ID=([lahti]="0135202-4" [phhyky]="3221310-7" [vaasa]="0209602-6"
   [seinajoki]="0204819-8")
 # gRPC service prefix of each service, as the gateway routes by it.
-declare -A SERVICE_PREFIX=([ledger]="tahe.ledger.v1")
+declare -A SERVICE_PREFIX=([ledger]="tahe.ledger.v1" [payroll]="tahe.payroll.v1")
 # The demo operator key's roles: everything but admin (the bootstrap key is the admin key).
 OPERATOR_ROLES=(ledger.read ledger.write payroll.run payroll.admin invoicing.write reports.read)
 
@@ -343,6 +343,8 @@ trap 'exit 141' PIPE
 # Secrets.
 ensure_secret "${token_file}"
 ensure_secret "${secrets_dir}/pg_tahe_owner"
+# Payroll's key for the keyed hash of personal identity codes (one per installation).
+ensure_secret "${secrets_dir}/payroll_identity_key"
 for service in "${SERVICES[@]}" gateway; do
   ensure_secret "${secrets_dir}/pg_tahe_${service}"
 done
@@ -486,10 +488,16 @@ wait_serving() {
   say "${name} is SERVING"
 }
 
-# The cells.
+# The cells. Services of a cell that call another (payroll -> ledger) get its address; ledger
+# comes first in SERVICES, so its address is known when payroll starts.
 while read -r cell service; do
+  extra=()
+  if [[ "${service}" == payroll ]]; then
+    extra=(--ledger_addr="${grpc_addr[$(proc_name "${cell}" ledger)]}"
+      --identity_key_file="${secrets_dir}/payroll_identity_key")
+  fi
   start_process "$(proc_name "${cell}" "${service}")" "${service}" "${GRPC_PORT_BASE}" \
-    "$(db_name "${cell}" "${service}")"
+    "$(db_name "${cell}" "${service}")" "${extra[@]}"
 done < <(all_processes)
 while read -r cell service; do
   wait_serving "$(proc_name "${cell}" "${service}")"

@@ -77,7 +77,7 @@ local_env() {
 }
 
 ledger_pid() { cat "${state}/run/ledger-paijat-hame.pid"; }
-processes=(gateway ledger-paijat-hame ledger-pohjanmaa)
+processes=(gateway ledger-paijat-hame payroll-paijat-hame ledger-pohjanmaa payroll-pohjanmaa)
 
 expect_all_stopped() {
   local name
@@ -154,12 +154,15 @@ addr=$(local_env TAHE_LEDGER_ADDR)
   fail "TAHE_INTERNAL_TOKEN_FILE is not the absolute token path"
 [[ "$("${tahectl}" health --addr "${addr}")" == SERVING ]] || fail "the ledger is not SERVING"
 read -r -a metrics_urls <<<"$(local_env TAHE_METRICS_URLS)"
-((${#metrics_urls[@]} == 3)) || fail "TAHE_METRICS_URLS does not list 3 processes"
+((${#metrics_urls[@]} == 5)) || fail "TAHE_METRICS_URLS does not list 5 processes"
 http_get "${metrics_urls[0]#http://}" | grep -q '^tahe_gateway_requests_total' ||
   fail "no gateway metrics at ${metrics_urls[0]}"
-for url in "${metrics_urls[@]:1}"; do
-  http_get "${url#http://}" | grep -q '^tahe_fake_ledger_starts_total 1' ||
-    fail "no ledger metrics at ${url}"
+# Then per cell: the stand-in ledger, the real payroll.
+for i in 1 3; do
+  http_get "${metrics_urls[i]#http://}" | grep -q '^tahe_fake_ledger_starts_total 1' ||
+    fail "no ledger metrics at ${metrics_urls[i]}"
+  http_get "${metrics_urls[i + 1]#http://}" | grep -q '^tahe_payroll_outbox_backlog_messages' ||
+    fail "no payroll metrics at ${metrics_urls[i + 1]}"
 done
 # Through the gateway with the operator key, and straight to the cell with the internal token.
 entries=$("${tahectl}" --tenant phhyky ledger entries) || fail "cannot list entries"

@@ -78,11 +78,12 @@ absl::Status Run() {
   tahe::server::Authenticator auth(token);
   tahe::server::WorkerPool workers(pool_size);
   tahe::payroll::PayrollService service(&repository, {&auth, &workers}, [&relay] { relay.Wake(); });
+  tahe::payroll::PayrollTenantDataService tenant_data(&repository, {&auth, &workers});
 
   ASSIGN_OR_RETURN(auto server,
                    tahe::server::GrpcServer::Start(
                        {.listen = listen,
-                        .services = {&service},
+                        .services = {&service, &tenant_data},
                         .health_names = {tahe::payroll::v1::PayrollService::service_full_name()},
                         .metrics = &metrics->registry()}));
   tahe::log::Info(

@@ -48,7 +48,9 @@ OutboxRelay::OutboxRelay(PayrollRepository* repository, std::shared_ptr<grpc::Ch
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
-void OutboxRelay::Start() { thread_ = std::thread([this] { Loop(); }); }
+void OutboxRelay::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void OutboxRelay::Wake() {
   absl::MutexLock lock(&mu_);

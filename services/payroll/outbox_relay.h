@@ -49,8 +49,8 @@ class OutboxRelay {
               std::string internal_token, prometheus::Registry* registry, Options options);
   OutboxRelay(PayrollRepository* repository, std::shared_ptr<grpc::Channel> ledger,
               std::string internal_token, prometheus::Registry* registry)
-      : OutboxRelay(repository, std::move(ledger), std::move(internal_token), registry,
-                    Options()) {}
+      : OutboxRelay(repository, std::move(ledger), std::move(internal_token), registry, Options()) {
+  }
   ~OutboxRelay();  // Stop()s.
 
   void Start();

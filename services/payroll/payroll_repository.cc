@@ -38,8 +38,7 @@ pg::TxOptions Tx(const CallContext& call, bool read_only = false) {
 }
 
 std::string Ts(absl::string_view column) {
-  return absl::StrCat("coalesce(to_char(", column, " AT TIME ZONE 'UTC', '", kTimestamp,
-                      "'), '')");
+  return absl::StrCat("coalesce(to_char(", column, " AT TIME ZONE 'UTC', '", kTimestamp, "'), '')");
 }
 
 pg::IdempotencyKey Key(const CallContext& call, const std::string& request_id) {
@@ -155,9 +154,9 @@ absl::StatusOr<ValidEmployee> ValidateEmployee(const v1::Employee& in, absl::str
   if (in.personal_identity_code().empty()) {
     return InvalidField(f("personal_identity_code"), "required");
   }
-  ASSIGN_OR_RETURN(fi::PersonalIdentityCode hetu,
-                   fi::ParsePersonalIdentityCode(f("personal_identity_code"),
-                                                 in.personal_identity_code()));
+  ASSIGN_OR_RETURN(
+      fi::PersonalIdentityCode hetu,
+      fi::ParsePersonalIdentityCode(f("personal_identity_code"), in.personal_identity_code()));
   ASSIGN_OR_RETURN(out.identity_hash, fi::HmacSha256Hex(identity_key, hetu.code));
   out.birth_date = FormatDate(hetu.birth_date);
   ASSIGN_OR_RETURN(std::string iban, fi::ParseIban(f("iban"), in.iban()));
@@ -179,8 +178,8 @@ absl::StatusOr<ValidEmployee> ValidateEmployee(const v1::Employee& in, absl::str
   RETURN_IF_ERROR(ValidateText(j("cost_centre"), job.cost_centre(), 64));
   for (const auto& [key, value] : job.dimensions()) {
     if (key == "cost_centre" || !IsValidCode(key, 32)) {
-      return InvalidField(j("dimensions"), absl::StrCat("bad dimension key \"",
-                                                        absl::CHexEscape(key), "\""));
+      return InvalidField(j("dimensions"),
+                          absl::StrCat("bad dimension key \"", absl::CHexEscape(key), "\""));
     }
     RETURN_IF_ERROR(ValidateText(j(absl::StrCat("dimensions[", key, "]")), value, 64));
   }
@@ -236,7 +235,8 @@ absl::Status ValidatePayItem(const v1::PayItem& item, absl::string_view prefix) 
                               item.kind() == v1::PAY_ITEM_KIND_OVERTIME_100;
   if (quantity_form) {
     if (item.amount_minor() != 0) {
-      return InvalidField(f("amount_minor"), "give either quantity_centi x unit_rate_minor or amount_minor");
+      return InvalidField(f("amount_minor"),
+                          "give either quantity_centi x unit_rate_minor or amount_minor");
     }
     if (item.quantity_centi() <= 0 || item.quantity_centi() > kMaxQuantityHundredths) {
       return InvalidField(f("quantity_centi"), "> 0 and at most 100000000 (hundredths)");
@@ -246,7 +246,8 @@ absl::Status ValidatePayItem(const v1::PayItem& item, absl::string_view prefix) 
     }
   } else {
     if (needs_quantity) {
-      return InvalidField(f("quantity_centi"), "hours and overtime need quantity_centi x unit_rate_minor");
+      return InvalidField(f("quantity_centi"),
+                          "hours and overtime need quantity_centi x unit_rate_minor");
     }
     if (item.amount_minor() <= 0 || item.amount_minor() > kMaxAmountCents) {
       return InvalidField(f("amount_minor"), "> 0 (corrections are made by payroll)");
@@ -299,11 +300,11 @@ absl::StatusOr<v1::PayRun> LoadPayRun(pqxx::work& tx, const std::string& tenant,
   if (pay_run_id.empty()) {
     return InvalidField("pay_run_id", "required");
   }
-  pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT ", kPayRunColumns,
-                   " FROM pay_runs WHERE tenant_id = $1 AND pay_run_id = $2",
-                   for_update ? " FOR UPDATE" : ""),
-      tenant, pay_run_id);
+  pqxx::result r =
+      tx.exec_params(absl::StrCat("SELECT ", kPayRunColumns,
+                                  " FROM pay_runs WHERE tenant_id = $1 AND pay_run_id = $2",
+                                  for_update ? " FOR UPDATE" : ""),
+                     tenant, pay_run_id);
   if (r.empty()) {
     return absl::NotFoundError(absl::StrCat("pay_run_id: pay run ", pay_run_id, " does not exist"));
   }
@@ -357,9 +358,9 @@ v1::PayslipLine LineToProto(const PayslipLine& l) {
   out.set_description(l.description);
   out.set_quantity_centi(l.quantity_hundredths);
   out.set_base_minor(l.quantity_hundredths != 0 ? l.unit_rate_cents : l.base_cents);
-  out.set_rate_ppm(l.rate.has_value() ? l.rate->ppm()
-                                      : (l.multiplier_percent != 0 ? l.multiplier_percent * 10000
-                                                                   : 0));
+  out.set_rate_ppm(l.rate.has_value()
+                       ? l.rate->ppm()
+                       : (l.multiplier_percent != 0 ? l.multiplier_percent * 10000 : 0));
   out.set_amount_minor(l.amount_cents);
   out.set_rate_table_version(l.rate_table_version);
   if (l.corrects_period.has_value()) {
@@ -644,8 +645,9 @@ absl::StatusOr<v1::RateTable> PayrollRepository::LoadRateTable(
   }
   for (const RateTable& built_in : BuiltInRateTables()) {
     if (built_in.version == parsed->version) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "table.text: version ", parsed->version, " is built in; give the new table a new version"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("table.text: version ", parsed->version,
+                       " is built in; give the new table a new version"));
     }
   }
   return pg::InTenantTransaction<v1::RateTable>(
@@ -659,8 +661,8 @@ absl::StatusOr<v1::RateTable> PayrollRepository::LoadRateTable(
                       Ts("loaded_at"),
                   parsed->version, FormatDate(parsed->valid_from), FormatRateTable(*parsed));
               if (r.empty()) {
-                return absl::AlreadyExistsError(absl::StrCat(
-                    "table.text: version ", parsed->version, " is already loaded"));
+                return absl::AlreadyExistsError(
+                    absl::StrCat("table.text: version ", parsed->version, " is already loaded"));
               }
               return RateTableToProto(*parsed, false, r[0][0].as<std::string>());
             });
@@ -693,8 +695,7 @@ absl::StatusOr<v1::PayrollSettings> PayrollRepository::SetPayrollSettings(
   RETURN_IF_ERROR(ValidateRate("settings.accident_insurance_ppm", s.accident_insurance_ppm()));
   RETURN_IF_ERROR(ValidateRate("settings.group_life_insurance_ppm", s.group_life_insurance_ppm()));
   const v1::PostingAccounts& a = s.accounts();
-  for (const auto& [name, value] :
-       std::vector<std::pair<const char*, const std::string*>>{
+  for (const auto& [name, value] : std::vector<std::pair<const char*, const std::string*>>{
            {"wages", &a.wages()},
            {"reimbursements", &a.reimbursements()},
            {"pension_costs", &a.pension_costs()},
@@ -740,8 +741,7 @@ absl::StatusOr<v1::PayrollSettings> PayrollRepository::SetPayrollSettings(
       });
 }
 
-absl::StatusOr<v1::PayrollSettings> PayrollRepository::GetPayrollSettings(
-    const CallContext& call) {
+absl::StatusOr<v1::PayrollSettings> PayrollRepository::GetPayrollSettings(const CallContext& call) {
   return pg::InTenantTransaction<v1::PayrollSettings>(
       *pool_, call.tenant, Tx(call, true),
       [&](pqxx::work& tx) { return LoadSettings(tx, call.tenant); });
@@ -776,10 +776,10 @@ absl::StatusOr<v1::AddPayItemsResponse> PayrollRepository::AddPayItems(
                 numbers.insert(item.employee_number());
               }
               std::set<std::string> known;
-              for (const auto& r : tx.exec_params(
-                       "SELECT employee_number FROM employees WHERE tenant_id = $1 AND"
-                       " employee_number = ANY($2::text[])",
-                       call.tenant, pg::TextArray({numbers.begin(), numbers.end()}))) {
+              for (const auto& r :
+                   tx.exec_params("SELECT employee_number FROM employees WHERE tenant_id = $1 AND"
+                                  " employee_number = ANY($2::text[])",
+                                  call.tenant, pg::TextArray({numbers.begin(), numbers.end()}))) {
                 known.insert(r[0].as<std::string>());
               }
               std::map<std::string, int> index_of;
@@ -788,7 +788,8 @@ absl::StatusOr<v1::AddPayItemsResponse> PayrollRepository::AddPayItems(
               for (int i = 0; i < req.items_size(); ++i) {
                 const v1::PayItem& item = req.items(i);
                 if (!known.contains(item.employee_number())) {
-                  return absl::NotFoundError(absl::StrCat("items[", i, "].employee_number: employee ",
+                  return absl::NotFoundError(absl::StrCat("items[", i,
+                                                          "].employee_number: employee ",
                                                           item.employee_number(), " not found"));
                 }
                 index_of[item.item_id()] = i;
@@ -802,11 +803,11 @@ absl::StatusOr<v1::AddPayItemsResponse> PayrollRepository::AddPayItems(
                 amounts.push_back(item.amount_minor());
               }
               // An item id already used (by another request) must carry the same item.
-              for (const auto& r : tx.exec_params(
-                       "SELECT item_id, employee_number, period, kind, quantity_centi,"
-                       " unit_rate_minor, amount_minor, description FROM pay_items"
-                       " WHERE tenant_id = $1 AND item_id = ANY($2::text[])",
-                       call.tenant, pg::TextArray(item_ids))) {
+              for (const auto& r :
+                   tx.exec_params("SELECT item_id, employee_number, period, kind, quantity_centi,"
+                                  " unit_rate_minor, amount_minor, description FROM pay_items"
+                                  " WHERE tenant_id = $1 AND item_id = ANY($2::text[])",
+                                  call.tenant, pg::TextArray(item_ids))) {
                 const int i = index_of.at(r[0].as<std::string>());
                 const v1::PayItem& item = req.items(i);
                 if (r[1].as<std::string>() != item.employee_number() ||
@@ -886,9 +887,10 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CreatePayRun(const CallContext& ca
               // Run ids "<period>-<n>", numbered per period.
               tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                              absl::StrCat("payroll/pay_run_id/", call.tenant));
-              int64_t n = tx.exec_params("SELECT count(*) FROM pay_runs WHERE tenant_id = $1"
-                                         " AND period = $2",
-                                         call.tenant, req.period())[0][0]
+              int64_t n = tx.exec_params(
+                                "SELECT count(*) FROM pay_runs WHERE tenant_id = $1"
+                                " AND period = $2",
+                                call.tenant, req.period())[0][0]
                               .as<int64_t>() +
                           1;
               std::string id = absl::StrCat(req.period(), "-", n);
@@ -952,7 +954,8 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(
                                  "; only a draft or calculated run can be calculated"));
               }
               ASSIGN_OR_RETURN(absl::CivilMonth period, ParsePeriod("period", run.period()));
-              ASSIGN_OR_RETURN(absl::CivilDay payment, ParseDate("payment_date", run.payment_date()));
+              ASSIGN_OR_RETURN(absl::CivilDay payment,
+                               ParseDate("payment_date", run.payment_date()));
               const std::string period_start = FormatDate(absl::CivilDay(period));
               const std::string period_end = FormatDate(absl::CivilDay(period + 1) - 1);
               ASSIGN_OR_RETURN(std::vector<RateTable> tables, AllRateTables(tx));
@@ -982,11 +985,11 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(
                 }
                 facts.emplace(f.employee.employee_number(), std::move(f));
               }
-              for (const auto& r : tx.exec_params(
-                       "SELECT employee_number, valid_from::text, base_rate_ppm,"
-                       " additional_rate_ppm, income_limit_minor FROM tax_cards"
-                       " WHERE tenant_id = $1 ORDER BY employee_number, valid_from",
-                       call.tenant)) {
+              for (const auto& r :
+                   tx.exec_params("SELECT employee_number, valid_from::text, base_rate_ppm,"
+                                  " additional_rate_ppm, income_limit_minor FROM tax_cards"
+                                  " WHERE tenant_id = $1 ORDER BY employee_number, valid_from",
+                                  call.tenant)) {
                 auto it = facts.find(r[0].as<std::string>());
                 if (it == facts.end()) continue;
                 it->second.tax_cards.push_back(
@@ -1054,8 +1057,7 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(
                 PayslipInput input;
                 input.payment_date = payment;
                 input.employee = f.domain;
-                input.organisation = DomainSettings(
-                    settings, f.domain.pension_scheme);
+                input.organisation = DomainSettings(settings, f.domain.pension_scheme);
                 input.tax_cards = f.tax_cards;
                 input.cumulative_taxable_pay_cents = f.ytd_taxable;
                 if (job.salary_basis() == v1::SALARY_BASIS_MONTHLY &&
@@ -1087,8 +1089,8 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(
                 v1::Payslip out;
                 out.set_pay_run_id(run.pay_run_id());
                 out.set_employee_number(number);
-                out.set_employee_name(absl::StrCat(f.employee.first_name(), " ",
-                                                   f.employee.last_name()));
+                out.set_employee_name(
+                    absl::StrCat(f.employee.first_name(), " ", f.employee.last_name()));
                 out.set_period(run.period());
                 out.set_payment_date(run.payment_date());
                 out.set_cost_centre(job.cost_centre());
@@ -1137,9 +1139,8 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(
                   " pay_run_id = $2",
                   call.tenant, run.pay_run_id(), static_cast<int>(v1::PAY_RUN_STATUS_CALCULATED),
                   absl::BytesToHexString(summary), approvals);
-              tx.exec_params(
-                  "DELETE FROM pay_run_items WHERE tenant_id = $1 AND pay_run_id = $2",
-                  call.tenant, run.pay_run_id());
+              tx.exec_params("DELETE FROM pay_run_items WHERE tenant_id = $1 AND pay_run_id = $2",
+                             call.tenant, run.pay_run_id());
               if (!used_items.empty()) {
                 tx.exec_params(
                     "INSERT INTO pay_run_items (tenant_id, pay_run_id, item_id)"
@@ -1152,11 +1153,10 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(
 }
 
 absl::StatusOr<v1::PayRun> PayrollRepository::GetPayRun(const CallContext& call,
-                                                         const v1::GetPayRunRequest& req) {
+                                                        const v1::GetPayRunRequest& req) {
   return pg::InTenantTransaction<v1::PayRun>(
-      *pool_, call.tenant, Tx(call, true), [&](pqxx::work& tx) {
-        return LoadPayRun(tx, call.tenant, req.pay_run_id(), false);
-      });
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) { return LoadPayRun(tx, call.tenant, req.pay_run_id(), false); });
 }
 
 absl::StatusOr<v1::ListPayRunsResponse> PayrollRepository::ListPayRuns(
@@ -1211,137 +1211,136 @@ absl::StatusOr<v1::ListPayslipsResponse> PayrollRepository::ListPayslips(
 absl::StatusOr<v1::PayRun> PayrollRepository::ApprovePayRun(const CallContext& call,
                                                             const v1::ApprovePayRunRequest& req) {
   RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
-  return pg::InTenantTransaction<v1::PayRun>(
-      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::PayRun> {
-        return pg::Idempotent<v1::PayRun>(
-            tx, Key(call, req.request_id()), "ApprovePayRun", req,
-            [&]() -> absl::StatusOr<v1::PayRun> {
-              // One approval at a time per tenant: the year-to-date figures of every other
-              // calculated run depend on it.
-              tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                             absl::StrCat("payroll/approve/", call.tenant));
-              int64_t approvals_seen = 0;
-              ASSIGN_OR_RETURN(v1::PayRun run, LoadPayRun(tx, call.tenant, req.pay_run_id(), true,
-                                                          &approvals_seen));
-              if (run.status() != v1::PAY_RUN_STATUS_CALCULATED) {
-                return absl::FailedPreconditionError(
-                    absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " is ",
-                                 v1::PayRunStatus_Name(run.status()),
-                                 "; only a calculated run can be approved"));
-              }
-              if (run.totals().payslips() == 0) {
-                return absl::FailedPreconditionError(
-                    absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " has no payslips"));
-              }
-              pqxx::result counter = tx.exec_params(
-                  "SELECT approvals FROM approval_counters WHERE tenant_id = $1 FOR UPDATE",
-                  call.tenant);
-              const int64_t approvals = counter.empty() ? 0 : counter[0][0].as<int64_t>();
-              if (approvals != approvals_seen) {
-                return absl::FailedPreconditionError(absl::StrCat(
-                    "pay_run_id: another pay run was approved after ", run.pay_run_id(),
-                    " was calculated; recalculate it (its year-to-date figures changed)"));
-              }
-              // Mark the items paid; an item another run paid meanwhile means recalculation.
-              pqxx::result marked = tx.exec_params(
-                  "UPDATE pay_items i SET paid_in_pay_run = $2 FROM pay_run_items r"
-                  " WHERE r.tenant_id = $1 AND r.pay_run_id = $2 AND i.tenant_id = $1 AND"
-                  " i.item_id = r.item_id AND i.paid_in_pay_run IS NULL RETURNING i.item_id",
-                  call.tenant, run.pay_run_id());
-              const int64_t expected =
-                  tx.exec_params("SELECT count(*) FROM pay_run_items WHERE tenant_id = $1 AND"
-                                 " pay_run_id = $2",
-                                 call.tenant, run.pay_run_id())[0][0]
-                      .as<int64_t>();
-              if (static_cast<int64_t>(marked.size()) != expected) {
-                return absl::FailedPreconditionError(absl::StrCat(
-                    "pay_run_id: some pay items of ", run.pay_run_id(),
-                    " were paid by another run; recalculate it"));
-              }
-              // The posting: payslip figures summed per cost centre and dimensions.
-              ASSIGN_OR_RETURN(v1::PayrollSettings settings, LoadSettings(tx, call.tenant));
-              std::map<std::string, std::string> cost_centre_of, dimensions_of;
-              for (const auto& r : tx.exec_params(
-                       "SELECT e.employee_number, e.cost_centre, e.dimensions::text FROM employees e"
-                       " JOIN payslips s ON s.tenant_id = e.tenant_id AND"
-                       " s.employee_number = e.employee_number WHERE s.tenant_id = $1 AND"
-                       " s.pay_run_id = $2",
-                       call.tenant, run.pay_run_id())) {
-                cost_centre_of[r[0].as<std::string>()] = r[1].as<std::string>();
-                dimensions_of[r[0].as<std::string>()] = r[2].as<std::string>();
-              }
-              std::map<std::string, PostingGroup> groups;  // by dimensions json
-              v1::PayRunTotals feed;
-              for (const auto& r : tx.exec_params(
-                       "SELECT employee_number, encode(payslip, 'hex') FROM payslips"
-                       " WHERE tenant_id = $1 AND pay_run_id = $2",
-                       call.tenant, run.pay_run_id())) {
-                v1::Payslip slip;
-                if (!slip.ParseFromString(absl::HexStringToBytes(r[1].as<std::string>()))) {
-                  return absl::InternalError("a stored payslip does not parse");
-                }
-                const std::string number = r[0].as<std::string>();
-                std::map<std::string, std::string> dims;
-                google::protobuf::Struct parsed;
-                if (google::protobuf::util::JsonStringToMessage(dimensions_of[number], &parsed)
-                        .ok()) {
-                  for (const auto& [k, v] : parsed.fields()) dims[k] = v.string_value();
-                }
-                dims["cost_centre"] = cost_centre_of[number];
-                std::string group_key = DimensionsJson({dims.begin(), dims.end()});
-                PostingGroup& group = groups[group_key];
-                group.dimensions = dims;
-                AddTotals(group.totals, TotalsOf(slip.figures()));
-                v1::PayRunTotalsFigures& cc = (*feed.mutable_by_cost_centre())[dims["cost_centre"]];
-                PayslipTotals cc_totals = TotalsOf(cc);
-                AddTotals(cc_totals, TotalsOf(slip.figures()));
-                SetFigures(&cc, cc_totals, cc.payslips() + 1);
-              }
-              std::vector<PostingGroup> group_list;
-              for (auto& [key, group] : groups) group_list.push_back(std::move(group));
-              ASSIGN_OR_RETURN(ledger::v1::EntryDraft draft,
-                               BuildPayRunPosting({.pay_run_id = run.pay_run_id(),
-                                                   .period = run.period(),
-                                                   .payment_date = run.payment_date()},
-                                                  AccountsOf(settings), group_list));
-              ledger::v1::PostEntryRequest post;
-              post.set_request_id(absl::StrCat("payroll-", call.tenant, "-", run.pay_run_id()));
-              *post.mutable_entry() = std::move(draft);
-              pqxx::result message = tx.exec_params(
-                  "INSERT INTO outbox (tenant_id, destination, request_id, payload, pay_run_id)"
-                  " VALUES ($1, $2, $3, decode($4, 'hex'), $5) RETURNING message_id",
-                  call.tenant, std::string(kPostEntryDestination), post.request_id(),
-                  absl::BytesToHexString(post.SerializeAsString()), run.pay_run_id());
-              tx.exec_params("INSERT INTO outbox_pending (tenant_id, message_id) VALUES ($1, $2)",
-                             call.tenant, message[0][0].as<int64_t>());
+  return pg::InTenantTransaction<
+      v1::PayRun>(*pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::PayRun> {
+    return pg::Idempotent<v1::PayRun>(
+        tx, Key(call, req.request_id()), "ApprovePayRun", req, [&]() -> absl::StatusOr<v1::PayRun> {
+          // One approval at a time per tenant: the year-to-date figures of every other
+          // calculated run depend on it.
+          tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                         absl::StrCat("payroll/approve/", call.tenant));
+          int64_t approvals_seen = 0;
+          ASSIGN_OR_RETURN(v1::PayRun run,
+                           LoadPayRun(tx, call.tenant, req.pay_run_id(), true, &approvals_seen));
+          if (run.status() != v1::PAY_RUN_STATUS_CALCULATED) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "pay_run_id: pay run ", run.pay_run_id(), " is ",
+                v1::PayRunStatus_Name(run.status()), "; only a calculated run can be approved"));
+          }
+          if (run.totals().payslips() == 0) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " has no payslips"));
+          }
+          pqxx::result counter = tx.exec_params(
+              "SELECT approvals FROM approval_counters WHERE tenant_id = $1 FOR UPDATE",
+              call.tenant);
+          const int64_t approvals = counter.empty() ? 0 : counter[0][0].as<int64_t>();
+          if (approvals != approvals_seen) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("pay_run_id: another pay run was approved after ", run.pay_run_id(),
+                             " was calculated; recalculate it (its year-to-date figures changed)"));
+          }
+          // Mark the items paid; an item another run paid meanwhile means recalculation.
+          pqxx::result marked = tx.exec_params(
+              "UPDATE pay_items i SET paid_in_pay_run = $2 FROM pay_run_items r"
+              " WHERE r.tenant_id = $1 AND r.pay_run_id = $2 AND i.tenant_id = $1 AND"
+              " i.item_id = r.item_id AND i.paid_in_pay_run IS NULL RETURNING i.item_id",
+              call.tenant, run.pay_run_id());
+          const int64_t expected =
               tx.exec_params(
-                  "INSERT INTO approval_counters (tenant_id, approvals) VALUES ($1, 1)"
-                  " ON CONFLICT (tenant_id) DO UPDATE SET approvals ="
-                  " approval_counters.approvals + 1",
-                  call.tenant);
-              // The change feed of approved runs.
-              int64_t sequence =
-                  tx.exec_params("SELECT coalesce(max(sequence), 0) + 1 FROM totals_feed"
-                                 " WHERE tenant_id = $1",
-                                 call.tenant)[0][0]
-                      .as<int64_t>();
-              feed.set_sequence(sequence);
-              feed.set_pay_run_id(run.pay_run_id());
-              feed.set_period(run.period());
-              feed.set_payment_date(run.payment_date());
-              *feed.mutable_totals() = run.totals();
-              tx.exec_params(
-                  "INSERT INTO totals_feed (tenant_id, sequence, pay_run_id, totals)"
-                  " VALUES ($1, $2, $3, decode($4, 'hex'))",
-                  call.tenant, sequence, run.pay_run_id(),
-                  absl::BytesToHexString(feed.SerializeAsString()));
-              tx.exec_params(
-                  "UPDATE pay_runs SET status = $3, approved_at = now() WHERE tenant_id = $1"
-                  " AND pay_run_id = $2",
-                  call.tenant, run.pay_run_id(), static_cast<int>(v1::PAY_RUN_STATUS_APPROVED));
-              return LoadPayRun(tx, call.tenant, run.pay_run_id(), false);
-            });
-      });
+                    "SELECT count(*) FROM pay_run_items WHERE tenant_id = $1 AND"
+                    " pay_run_id = $2",
+                    call.tenant, run.pay_run_id())[0][0]
+                  .as<int64_t>();
+          if (static_cast<int64_t>(marked.size()) != expected) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("pay_run_id: some pay items of ", run.pay_run_id(),
+                             " were paid by another run; recalculate it"));
+          }
+          // The posting: payslip figures summed per cost centre and dimensions.
+          ASSIGN_OR_RETURN(v1::PayrollSettings settings, LoadSettings(tx, call.tenant));
+          std::map<std::string, std::string> dimensions_of;
+          for (const auto& r :
+               tx.exec_params("SELECT e.employee_number, e.dimensions::text FROM employees e"
+                              " JOIN payslips s ON s.tenant_id = e.tenant_id AND"
+                              " s.employee_number = e.employee_number WHERE s.tenant_id = $1 AND"
+                              " s.pay_run_id = $2",
+                              call.tenant, run.pay_run_id())) {
+            dimensions_of[r[0].as<std::string>()] = r[1].as<std::string>();
+          }
+          std::map<std::string, PostingGroup> groups;  // by dimensions json
+          v1::PayRunTotals feed;
+          for (const auto& r :
+               tx.exec_params("SELECT employee_number, encode(payslip, 'hex') FROM payslips"
+                              " WHERE tenant_id = $1 AND pay_run_id = $2",
+                              call.tenant, run.pay_run_id())) {
+            v1::Payslip slip;
+            if (!slip.ParseFromString(absl::HexStringToBytes(r[1].as<std::string>()))) {
+              return absl::InternalError("a stored payslip does not parse");
+            }
+            const std::string number = r[0].as<std::string>();
+            std::map<std::string, std::string> dims;
+            google::protobuf::Struct parsed;
+            if (google::protobuf::util::JsonStringToMessage(dimensions_of[number], &parsed).ok()) {
+              for (const auto& [k, v] : parsed.fields()) dims[k] = v.string_value();
+            }
+            // The cost centre the pay was calculated for, as on the payslip, even if the
+            // employment has moved since.
+            dims["cost_centre"] = slip.cost_centre();
+            std::string group_key = DimensionsJson({dims.begin(), dims.end()});
+            PostingGroup& group = groups[group_key];
+            group.dimensions = dims;
+            AddTotals(group.totals, TotalsOf(slip.figures()));
+            v1::PayRunTotalsFigures& cc = (*feed.mutable_by_cost_centre())[dims["cost_centre"]];
+            PayslipTotals cc_totals = TotalsOf(cc);
+            AddTotals(cc_totals, TotalsOf(slip.figures()));
+            SetFigures(&cc, cc_totals, cc.payslips() + 1);
+          }
+          std::vector<PostingGroup> group_list;
+          for (auto& [key, group] : groups) group_list.push_back(std::move(group));
+          ASSIGN_OR_RETURN(ledger::v1::EntryDraft draft,
+                           BuildPayRunPosting({.pay_run_id = run.pay_run_id(),
+                                               .period = run.period(),
+                                               .payment_date = run.payment_date()},
+                                              AccountsOf(settings), group_list));
+          ledger::v1::PostEntryRequest post;
+          post.set_request_id(absl::StrCat("payroll-", call.tenant, "-", run.pay_run_id()));
+          *post.mutable_entry() = std::move(draft);
+          pqxx::result message = tx.exec_params(
+              "INSERT INTO outbox (tenant_id, destination, request_id, payload, pay_run_id)"
+              " VALUES ($1, $2, $3, decode($4, 'hex'), $5) RETURNING message_id",
+              call.tenant, std::string(kPostEntryDestination), post.request_id(),
+              absl::BytesToHexString(post.SerializeAsString()), run.pay_run_id());
+          tx.exec_params("INSERT INTO outbox_pending (tenant_id, message_id) VALUES ($1, $2)",
+                         call.tenant, message[0][0].as<int64_t>());
+          tx.exec_params(
+              "INSERT INTO approval_counters (tenant_id, approvals) VALUES ($1, 1)"
+              " ON CONFLICT (tenant_id) DO UPDATE SET approvals ="
+              " approval_counters.approvals + 1",
+              call.tenant);
+          // The change feed of approved runs.
+          int64_t sequence = tx.exec_params(
+                                   "SELECT coalesce(max(sequence), 0) + 1 FROM totals_feed"
+                                   " WHERE tenant_id = $1",
+                                   call.tenant)[0][0]
+                                 .as<int64_t>();
+          feed.set_sequence(sequence);
+          feed.set_pay_run_id(run.pay_run_id());
+          feed.set_period(run.period());
+          feed.set_payment_date(run.payment_date());
+          *feed.mutable_totals() = run.totals();
+          tx.exec_params(
+              "INSERT INTO totals_feed (tenant_id, sequence, pay_run_id, totals)"
+              " VALUES ($1, $2, $3, decode($4, 'hex'))",
+              call.tenant, sequence, run.pay_run_id(),
+              absl::BytesToHexString(feed.SerializeAsString()));
+          tx.exec_params(
+              "UPDATE pay_runs SET status = $3, approved_at = now() WHERE tenant_id = $1"
+              " AND pay_run_id = $2",
+              call.tenant, run.pay_run_id(), static_cast<int>(v1::PAY_RUN_STATUS_APPROVED));
+          return LoadPayRun(tx, call.tenant, run.pay_run_id(), false);
+        });
+  });
 }
 
 absl::StatusOr<v1::PayRun> PayrollRepository::CancelPayRun(const CallContext& call,
@@ -1380,8 +1379,9 @@ absl::StatusOr<v1::PaymentFile> PayrollRepository::GetPaymentFile(
         ASSIGN_OR_RETURN(v1::PayRun run, LoadPayRun(tx, call.tenant, req.pay_run_id(), false));
         if (run.status() != v1::PAY_RUN_STATUS_APPROVED &&
             run.status() != v1::PAY_RUN_STATUS_POSTED) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "pay_run_id: pay run ", run.pay_run_id(), " is not approved; pay only approved runs"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("pay_run_id: pay run ", run.pay_run_id(),
+                           " is not approved; pay only approved runs"));
         }
         ASSIGN_OR_RETURN(v1::PayrollSettings settings, LoadSettings(tx, call.tenant));
         if (settings.debtor_iban().empty() || settings.debtor_name().empty() ||
@@ -1406,7 +1406,8 @@ absl::StatusOr<v1::PaymentFile> PayrollRepository::GetPaymentFile(
                  " s.pay_run_id = $2 AND s.net_pay_minor > 0 ORDER BY s.employee_number",
                  call.tenant, run.pay_run_id())) {
           SepaPayment p;
-          p.end_to_end_id = absl::StrCat(run.pay_run_id(), "-", r[0].as<std::string>()).substr(0, 35);
+          p.end_to_end_id =
+              absl::StrCat(run.pay_run_id(), "-", r[0].as<std::string>()).substr(0, 35);
           p.amount_cents = r[1].as<int64_t>();
           p.creditor_name = absl::StrCat(r[2].as<std::string>(), " ", r[3].as<std::string>());
           p.creditor_iban = r[4].as<std::string>();
@@ -1429,7 +1430,30 @@ absl::StatusOr<v1::PaymentFile> PayrollRepository::GetPaymentFile(
       });
 }
 
-// --- outbox ---------------------------------------------------------------------------------------
+absl::StatusOr<tahe::tenancy::v1::DescribeTenantDataResponse> PayrollRepository::DescribeTenantData(
+    const CallContext& call) {
+  using Response = tahe::tenancy::v1::DescribeTenantDataResponse;
+  return pg::InTenantTransaction<Response>(
+      *pool_, call.tenant, Tx(call, true), [&](pqxx::work& tx) -> absl::StatusOr<Response> {
+        pqxx::row counts = tx.exec_params1(
+            "SELECT (SELECT count(*) FROM employees WHERE tenant_id = $1),"
+            " (SELECT count(*) FROM pay_items WHERE tenant_id = $1),"
+            " (SELECT count(*) FROM pay_runs WHERE tenant_id = $1),"
+            " (SELECT count(*) FROM settings WHERE tenant_id = $1)",
+            call.tenant);
+        const int64_t employees = counts[0].as<int64_t>(), items = counts[1].as<int64_t>(),
+                      runs = counts[2].as<int64_t>(), settings = counts[3].as<int64_t>();
+        Response resp;
+        resp.set_service("tahe.payroll.v1.PayrollService");
+        resp.set_has_data(employees + items + runs + settings > 0);
+        resp.set_summary(
+            absl::StrCat(employees, " employees, ", items, " pay items, ", runs, " pay runs"));
+        return resp;
+      });
+}
+
+// --- outbox
+// ---------------------------------------------------------------------------------------
 
 absl::StatusOr<std::vector<OutboxMessage>> PayrollRepository::DueMessages(int limit,
                                                                           absl::Time deadline) {
@@ -1463,8 +1487,7 @@ absl::StatusOr<std::vector<OutboxMessage>> PayrollRepository::DueMessages(int li
               out.destination = r[0][0].as<std::string>();
               out.request_id = r[0][1].as<std::string>();
               out.pay_run_id = r[0][2].as<std::string>();
-              if (!out.request.ParseFromString(
-                      absl::HexStringToBytes(r[0][3].as<std::string>()))) {
+              if (!out.request.ParseFromString(absl::HexStringToBytes(r[0][3].as<std::string>()))) {
                 return absl::InternalError("an outbox payload does not parse");
               }
               out.attempts = r[0][4].as<int>();

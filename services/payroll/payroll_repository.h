@@ -27,6 +27,7 @@
 #include "services/payroll/rate_tables.h"
 #include "tahe/ledger/v1/ledger.pb.h"
 #include "tahe/payroll/v1/payroll.pb.h"
+#include "tahe/tenancy/v1/tenancy.pb.h"
 
 namespace tahe::payroll {
 
@@ -100,6 +101,11 @@ class PayrollRepository {
                                           const v1::CancelPayRunRequest& req);
   absl::StatusOr<v1::PaymentFile> GetPaymentFile(const CallContext& call,
                                                  const v1::GetPaymentFileRequest& req);
+
+  // What call.tenant has here (employees, pay items, pay runs), for the gateway's check before an
+  // organisation moves to another region.
+  absl::StatusOr<tahe::tenancy::v1::DescribeTenantDataResponse> DescribeTenantData(
+      const CallContext& call);
 
   // --- outbox (for OutboxRelay) ---
   // Messages due now, oldest first, at most `limit`, across tenants.

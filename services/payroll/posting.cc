@@ -70,8 +70,8 @@ absl::StatusOr<ledger::v1::EntryDraft> BuildPayRunPosting(const PayRunRef& run,
   const std::map<std::string, std::string> none;
   AddLine(draft, accounts.withholding_payable, -all.withholding_cents, none, "Ennakonpidätykset",
           sum);
-  AddLine(draft, accounts.pension_payable, -(all.employee_pension_cents + all.employer_pension_cents),
-          none, "Eläkemaksut", sum);
+  AddLine(draft, accounts.pension_payable,
+          -(all.employee_pension_cents + all.employer_pension_cents), none, "Eläkemaksut", sum);
   AddLine(draft, accounts.unemployment_payable,
           -(all.employee_unemployment_cents + all.employer_unemployment_cents), none,
           "Työttömyysvakuutusmaksut", sum);

@@ -65,13 +65,16 @@ set +a
 export TAHE_LOCAL_ENV=${state}/local.env
 
 for var in TAHE_GATEWAY_ADDR TAHE_API_KEY TAHE_ADMIN_API_KEY_FILE TAHE_LEDGER_ADDR \
-  TAHE_LEDGER_ADDR_PAIJAT_HAME TAHE_LEDGER_ADDR_POHJANMAA TAHE_INTERNAL_TOKEN_FILE \
+  TAHE_LEDGER_ADDR_PAIJAT_HAME TAHE_LEDGER_ADDR_POHJANMAA TAHE_PAYROLL_ADDR_PAIJAT_HAME \
+  TAHE_PAYROLL_ADDR_POHJANMAA TAHE_INTERNAL_TOKEN_FILE \
   TAHE_METRICS_URLS; do
   [[ -n ${!var:-} ]] || fail "local.env has no ${var}"
 done
 [[ $(stat -c %a "${state}/local.env") == 600 ]] || fail "local.env is not mode 600"
 declare -A ledger_of=([paijat-hame]=${TAHE_LEDGER_ADDR_PAIJAT_HAME}
   [pohjanmaa]=${TAHE_LEDGER_ADDR_POHJANMAA})
+declare -A payroll_of=([paijat-hame]=${TAHE_PAYROLL_ADDR_PAIJAT_HAME}
+  [pohjanmaa]=${TAHE_PAYROLL_ADDR_POHJANMAA})
 declare -A region_of=([lahti]=paijat-hame [phhyky]=paijat-hame [vaasa]=pohjanmaa
   [seinajoki]=pohjanmaa)
 passed=0
@@ -90,6 +93,9 @@ for region in paijat-hame pohjanmaa; do
     fail "tahe.ledger.v1.LedgerService of ${region} is not SERVING"
   "${tahectl}" --addr "${addr}" reflection | grep -qx 'tahe.ledger.v1.LedgerService' ||
     fail "reflection on the ledger of ${region} does not list tahe.ledger.v1.LedgerService"
+  addr=${payroll_of[${region}]}
+  [[ $("${tahectl}" --addr "${addr}" health --service tahe.payroll.v1.PayrollService) == SERVING ]] ||
+    fail "tahe.payroll.v1.PayrollService of ${region} (${addr}) is not SERVING"
 done
 health_json=$("${tahectl}" --json health) || fail "tahectl --json health failed"
 is_json "${health_json}" || fail "tahectl --json health is not JSON: ${health_json}"
@@ -104,7 +110,7 @@ for url in ${TAHE_METRICS_URLS}; do
   count=$((count + 1))
 done
 # The gateway and both ledgers.
-((count == 3)) || fail "TAHE_METRICS_URLS lists ${count} URLs, want 3: ${TAHE_METRICS_URLS}"
+((count == 5)) || fail "TAHE_METRICS_URLS lists ${count} URLs, want 5: ${TAHE_METRICS_URLS}"
 curl -fsS "${TAHE_METRICS_URLS%% *}" | grep -q '^tahe_gateway_requests_total{' ||
   fail "the first metrics URL is not the gateway's"
 passed=$((passed + 1))
