@@ -208,17 +208,6 @@ bool IsValidUpstreamAddress(absl::string_view address) {
   return IsHostPort(address);
 }
 
-absl::Status ValidateRequestId(absl::string_view field, absl::string_view request_id) {
-  if (request_id.empty()) {
-    return InvalidField(field, "required (an idempotency key chosen by the caller)");
-  }
-  if (request_id.size() > 128 || !std::all_of(request_id.begin(), request_id.end(),
-                                              [](char c) { return c > 0x20 && c < 0x7f; })) {
-    return InvalidField(field, "must be 1-128 printable ASCII characters without spaces");
-  }
-  return absl::OkStatus();
-}
-
 // --- Roles -----------------------------------------------------------------------------------
 
 const std::vector<std::string>& KnownRoles() {

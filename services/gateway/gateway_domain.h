@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/fi/business_id.h"
+#include "libs/status/status.h"
 
 namespace tahe::gateway {
 
@@ -66,8 +67,8 @@ bool IsValidServicePrefix(absl::string_view prefix);
 // "unix:/path"; at most 255 printable characters without spaces.
 bool IsValidUpstreamAddress(absl::string_view address);
 
-// 1-128 printable ASCII characters without spaces; INVALID_ARGUMENT naming `field` otherwise.
-absl::Status ValidateRequestId(absl::string_view field, absl::string_view request_id);
+// Request ids: libs/status (1-128 printable ASCII characters without spaces).
+using ::tahe::ValidateRequestId;
 
 // --- Roles -----------------------------------------------------------------------------------
 

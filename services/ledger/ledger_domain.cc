@@ -81,14 +81,6 @@ bool IsValidDimensionKey(absl::string_view key) {
   });
 }
 
-bool IsValidRequestId(absl::string_view request_id) {
-  if (request_id.empty() || request_id.size() > 128) {
-    return false;
-  }
-  return std::all_of(request_id.begin(), request_id.end(),
-                     [](char c) { return c > 0x20 && c < 0x7f; });
-}
-
 bool IsCleanText(absl::string_view text) {
   return std::none_of(text.begin(), text.end(), [](char c) {
     auto byte = static_cast<unsigned char>(c);
@@ -99,16 +91,6 @@ bool IsCleanText(absl::string_view text) {
 absl::Status CheckText(absl::string_view field, absl::string_view text) {
   if (!IsCleanText(text)) {
     return InvalidField(field, "contains a control character");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateRequestId(absl::string_view field, absl::string_view request_id) {
-  if (request_id.empty()) {
-    return InvalidField(field, "required (an idempotency key chosen by the caller)");
-  }
-  if (!IsValidRequestId(request_id)) {
-    return InvalidField(field, "must be 1-128 printable ASCII characters without spaces");
   }
   return absl::OkStatus();
 }

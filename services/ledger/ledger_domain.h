@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "libs/status/status.h"
 #include "tahe/ledger/v1/ledger.pb.h"
 
 namespace tahe::ledger {
@@ -43,7 +44,6 @@ std::string PeriodOf(absl::CivilDay day);
 
 bool IsValidAccountNumber(absl::string_view number);
 bool IsValidDimensionKey(absl::string_view key);
-bool IsValidRequestId(absl::string_view request_id);
 // Empty -> "EUR"; otherwise must be three upper-case letters.
 absl::StatusOr<std::string> NormalizeCurrency(absl::string_view field, absl::string_view code);
 
@@ -52,8 +52,10 @@ absl::StatusOr<std::string> NormalizeCurrency(absl::string_view field, absl::str
 // Errors name the field, e.g. "entry.lines[2].amount.amount_minor: must not be zero".
 absl::Status ValidateDraft(const v1::EntryDraft& draft, absl::string_view field);
 
-// A request id is required on every mutating RPC: INVALID_ARGUMENT naming `field` if not valid.
-absl::Status ValidateRequestId(absl::string_view field, absl::string_view request_id);
+// A request id is required on every mutating RPC (libs/status: 1-128 printable ASCII characters
+// without spaces; INVALID_ARGUMENT naming the field otherwise).
+using ::tahe::IsValidRequestId;
+using ::tahe::ValidateRequestId;
 
 // The bytes the hash chain covers for one entry: every field that matters, length-prefixed so no
 // two different entries encode alike; dimensions sorted by key; currency normalised.
