@@ -34,8 +34,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(ServerOptions opti
   for (grpc::Service* service : options.services) {
     builder.RegisterService(service);
   }
-  if (options.generic_service != nullptr) {
-    builder.RegisterCallbackGenericService(options.generic_service);
+  if (options.generic_service.callback() != nullptr) {
+    builder.RegisterCallbackGenericService(options.generic_service.callback());
+  } else if (options.generic_service.async() != nullptr) {
+    options.generic_service.async()->AddTo(builder);
   }
   if (options.metrics != nullptr) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
@@ -46,6 +48,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(ServerOptions opti
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid?)"));
+  }
+  if (options.generic_service.async() != nullptr) {
+    server->async_generic_ = options.generic_service.async();
+    server->async_generic_->Start();
   }
   for (const std::string& name : options.health_names) {
     server->server_->GetHealthCheckService()->SetServingStatus(name, true);
@@ -71,6 +77,9 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  if (async_generic_ != nullptr) {
+    async_generic_->Stop();  // after Shutdown, as gRPC requires of completion queues
+  }
   server_->Wait();
 }
 

@@ -11,11 +11,13 @@
 //   server->Shutdown(absl::Seconds(20));
 //
 // Shutdown: health turns NOT_SERVING, the server stops accepting, in-flight calls get the grace
-// period to finish (then are cancelled), and Shutdown returns; the process then exits 0.
+// period to finish (then are cancelled), an AsyncGenericHandler stops its threads, and Shutdown
+// returns; the process then exits 0.
 
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +31,41 @@ class Registry;
 
 namespace tahe::server {
 
+// A generic service on gRPC's async API that brings its own completion queues and the threads
+// that drain them (the gateway's proxy). GrpcServer drives its life: AddTo before the server is
+// built, Start once it serves, Stop after grpc::Server::Shutdown has returned.
+class AsyncGenericHandler {
+ public:
+  virtual ~AsyncGenericHandler() = default;
+  // Registers the grpc::AsyncGenericService and adds the completion queues. Called once.
+  virtual void AddTo(grpc::ServerBuilder& builder) = 0;
+  // The server is serving: request the first calls and start the threads.
+  virtual void Start() = 0;
+  // The server has shut down: wait for the calls still running to end, shut the queues down,
+  // drain them, join the threads.
+  virtual void Stop() = 0;
+};
+
+// What serves every method no registered service handles: nothing, a callback generic service,
+// or an AsyncGenericHandler. Converts implicitly from either pointer, so both read
+// `.generic_service = &service`.
+class GenericService {
+ public:
+  GenericService() = default;
+  GenericService(std::nullptr_t) {}                       // NOLINT(google-explicit-constructor)
+  GenericService(grpc::CallbackGenericService* callback)  // NOLINT(google-explicit-constructor)
+      : callback_(callback) {}
+  GenericService(AsyncGenericHandler* async)  // NOLINT(google-explicit-constructor)
+      : async_(async) {}
+
+  grpc::CallbackGenericService* callback() const { return callback_; }
+  AsyncGenericHandler* async() const { return async_; }
+
+ private:
+  grpc::CallbackGenericService* callback_ = nullptr;
+  AsyncGenericHandler* async_ = nullptr;
+};
+
 struct ServerOptions {
   // "host:port"; port 0 picks a free port (see GrpcServer::port()).
   std::string listen = "127.0.0.1:0";
@@ -40,8 +77,9 @@ struct ServerOptions {
   prometheus::Registry* metrics = nullptr;
   // Largest accepted message (bulk imports stream many entries per message).
   int max_receive_message_bytes = 64 << 20;
-  // May be null. Serves every method no registered service handles (the gateway's proxy).
-  grpc::CallbackGenericService* generic_service = nullptr;
+  // May be empty. Serves every method no registered service handles (the gateway's proxy).
+  // REQUIRES: outlives the server.
+  GenericService generic_service;
 };
 
 class GrpcServer {
@@ -62,6 +100,7 @@ class GrpcServer {
   std::unique_ptr<grpc::Server> server_;
   std::string host_;
   int port_ = 0;
+  AsyncGenericHandler* async_generic_ = nullptr;
   bool shut_down_ = false;
 };
 

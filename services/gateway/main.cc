@@ -37,6 +37,8 @@ ABSL_FLAG(std::string, bootstrap_admin_key_file, "",
           "If set and the directory has no admin key yet, issue one (role admin) at start and "
           "write its secret to this file (mode 0600); see BootstrapAdminKey");
 ABSL_FLAG(int, shutdown_grace_seconds, 20, "How long in-flight calls may finish on SIGTERM");
+ABSL_FLAG(int, proxy_threads, 0,
+          "Threads (each with its completion queue) that relay proxied calls; 0 = one per core");
 
 namespace {
 
@@ -59,6 +61,8 @@ absl::Status Run() {
   ASSIGN_OR_RETURN(std::string token,
                    tahe::config::ReadSecret("--internal_token", absl::GetFlag(FLAGS_internal_token),
                                             absl::GetFlag(FLAGS_internal_token_file)));
+  RETURN_IF_ERROR(
+      tahe::config::ValidateRange("--proxy_threads", absl::GetFlag(FLAGS_proxy_threads), 0, 64));
   if (token.size() < 16) {
     return absl::InvalidArgumentError("--internal_token: at least 16 characters");
   }
@@ -86,7 +90,8 @@ absl::Status Run() {
   tahe::gateway::GatewayRouter router(
       cache.get(), metrics->registry(),
       {.internal_token = token, .rate_limit = {.rate_per_second = rate, .burst = burst}});
-  tahe::gateway::ProxyService proxy(router.AsRouter());
+  tahe::gateway::ProxyService proxy(router.AsRouter(),
+                                    {.threads = absl::GetFlag(FLAGS_proxy_threads)});
   // Admin calls block on gateway_db: one worker per pool connection.
   tahe::server::WorkerPool admin_workers(absl::GetFlag(FLAGS_db_pool_size));
   tahe::gateway::AdminService admin(
@@ -136,6 +141,7 @@ int main(int argc, char** argv) {
        {"rate_per_second", "TAHE_GATEWAY_RATE_PER_SECOND"},
        {"rate_burst", "TAHE_GATEWAY_RATE_BURST"},
        {"bootstrap_admin_key_file", "TAHE_GATEWAY_BOOTSTRAP_ADMIN_KEY_FILE"},
-       {"shutdown_grace_seconds", "TAHE_SHUTDOWN_GRACE_SECONDS"}},
+       {"shutdown_grace_seconds", "TAHE_SHUTDOWN_GRACE_SECONDS"},
+       {"proxy_threads", "TAHE_GATEWAY_PROXY_THREADS"}},
       Run);
 }

@@ -2,12 +2,11 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
-#include <atomic>
+#include <algorithm>
+#include <array>
 #include <exception>
 #include <string_view>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "libs/log/log.h"
 #include "libs/status/status.h"
 
@@ -26,108 +25,12 @@ namespace {
 
 using grpc::ByteBuffer;
 
-// One proxied call; see ProxyCall below.
-class ProxyCall;
+// Requests for new calls kept outstanding per completion queue. A call that arrives while none
+// is outstanding waits in gRPC until the next one is made (at once, by the call that took the
+// last one), so a few are enough.
+constexpr int kRequestsPerQueue = 4;
 
-// The upstream half of a ProxyCall: a client reactor whose reactions are handed to the ProxyCall
-// that owns it. (One object cannot be both reactors: their reactions share names.)
-class UpstreamReactor final : public grpc::ClientBidiReactor<ByteBuffer, ByteBuffer> {
- public:
-  explicit UpstreamReactor(ProxyCall* call) : call_(call) {}
-
-  void OnReadInitialMetadataDone(bool ok) override;
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone(const grpc::Status& status) override;
-
- private:
-  ProxyCall* const call_;
-};
-
-// One call relayed between the downstream call (the client's call to the gateway; this object is
-// its server reactor) and the upstream call (the gateway's call to the backend; `upstream_`).
-//
-// State machine. Two message pumps, each with at most one message in flight:
-//
-//   requests   (client -> backend):  down.StartRead(request_) -> OnReadDone(ok)
-//                                    -> up.StartWrite(request_) -> OnUpstreamWriteDone(ok)
-//                                    -> down.StartRead(request_) -> ...
-//              client half-close (OnReadDone(false)) -> up.StartWritesDone(); the pump stops.
-//   responses  (backend -> client):  OnUpstreamInitialMetadata -> copy it, down.StartSend-
-//                                    InitialMetadata, up.StartRead(response_)
-//                                    -> OnUpstreamReadDone(ok) -> down.StartWrite(response_)
-//                                    -> OnWriteDone(ok) -> up.StartRead(response_) -> ...
-//              end of the upstream stream (OnUpstreamReadDone(false)): the pump stops.
-//
-// The end: only the upstream call decides it. OnUpstreamDone(status) (every upstream operation
-// completed, status received) copies the trailing metadata and calls down.Finish(status): the only
-// Finish, except a router refusal, which finishes in the constructor and never starts upstream.
-// Client cancellation (OnCancel, also when its deadline passes) and a failed downstream write
-// TryCancel the upstream call, whose OnDone then finishes the downstream call as usual.
-//
-// Client-reactor holds. The upstream reactor's OnDone must not run while this object may still
-// start an upstream operation from a downstream reaction, so:
-//   - the write hold, taken before StartCall, is held while the request pump may still write
-//     (`up_write_open_`); released after StartWritesDone, after a failed upstream write, or when
-//     the upstream stream ended (its call is over; a request still arriving is dropped);
-//   - a read hold is taken for each response handed to the downstream write, and released in
-//     OnWriteDone after the next upstream read started (or after TryCancel if the write failed).
-// So when OnUpstreamDone runs, no downstream write is outstanding and Finish may be called.
-//
-// Server reactor: no operation is started after Finish (`down_finished_`); a downstream read may be
-// outstanding at Finish and completes with ok=false.
-//
-// Lifetime: `refs_` counts the reactors whose OnDone has not run (2; 1 after a refusal). The last
-// OnDone deletes this. The downstream OnDone cannot run before Finish, which only the upstream
-// OnDone (or the constructor) calls, so every reaction of either reactor sees a live object.
-//
-// Locking: every reaction holds `mu_` while it reads or changes state and starts operations.
-// gRPC runs reactions on its own threads, never inline in the thread that starts an operation
-// (the callback tags are not inlineable, and RemoveHold/StartCall schedule OnDone), so starting
-// operations under `mu_` cannot re-enter it.
-class ProxyCall final : public grpc::ServerGenericBidiReactor {
- public:
-  ProxyCall(grpc::GenericCallbackServerContext* ctx, const Router& router);
-
-  // Downstream reactions.
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnCancel() override;
-  void OnDone() override { Unref(); }
-
-  // Upstream reactions, from UpstreamReactor.
-  void OnUpstreamInitialMetadata(bool ok);
-  void OnUpstreamReadDone(bool ok);
-  void OnUpstreamWriteDone(bool ok);
-  void OnUpstreamDone(const grpc::Status& status);
-
- private:
-  ~ProxyCall() override = default;
-  void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      delete this;
-    }
-  }
-  void CloseUpstreamWritesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  grpc::GenericCallbackServerContext* const ctx_;
-  // Keeps the channel of the upstream call alive as long as the call.
-  std::shared_ptr<grpc::Channel> channel_;
-  std::function<void(const grpc::Status&)> on_done_;
-  grpc::ClientContext up_ctx_;
-  UpstreamReactor upstream_{this};
-  std::atomic<int> refs_{1};
-
-  absl::Mutex mu_;
-  ByteBuffer request_ ABSL_GUARDED_BY(mu_);   // in flight client -> backend
-  ByteBuffer response_ ABSL_GUARDED_BY(mu_);  // in flight backend -> client
-  bool down_finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool up_started_ ABSL_GUARDED_BY(mu_) = false;
-  bool up_write_open_ ABSL_GUARDED_BY(mu_) = false;  // the write hold is held
-  bool up_done_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-RouteDecision Decide(const Router& router, const grpc::GenericCallbackServerContext& ctx) {
+RouteDecision Decide(const Router& router, const grpc::GenericServerContext& ctx) {
   RouteDecision decision;
   try {
     decision = router(ctx);
@@ -145,156 +48,350 @@ RouteDecision Decide(const Router& router, const grpc::GenericCallbackServerCont
   return decision;
 }
 
-ProxyCall::ProxyCall(grpc::GenericCallbackServerContext* ctx, const Router& router) : ctx_(ctx) {
-  RouteDecision decision = Decide(router, *ctx);
-  absl::MutexLock lock(&mu_);
-  if (!decision.status.ok()) {
-    down_finished_ = true;
-    Finish(ToGrpcStatus(decision.status));
-    return;
-  }
-  channel_ = std::move(decision.upstream);
-  on_done_ = std::move(decision.on_done);
-  for (const auto& [key, value] : decision.metadata) {
-    up_ctx_.AddMetadata(key, value);
-  }
-  // The client's deadline (infinite if it set none). Fail fast: a backend that is down is
-  // UNAVAILABLE now, not when the deadline passes.
-  up_ctx_.set_deadline(ctx->raw_deadline());
-  up_ctx_.set_wait_for_ready(false);
-  grpc::GenericStub stub(channel_);
-  stub.PrepareBidiStreamingCall(&up_ctx_, ctx->method(), grpc::StubOptions(), &upstream_);
-  refs_.store(2, std::memory_order_relaxed);
-  up_started_ = true;
-  upstream_.AddHold();  // the write hold
-  up_write_open_ = true;
-  upstream_.StartCall();
-  StartRead(&request_);
-}
+}  // namespace
 
-// --- requests: client -> backend ------------------------------------------------------------
-
-void ProxyCall::OnReadDone(bool ok) {
-  absl::MutexLock lock(&mu_);
-  if (!up_write_open_) {
-    return;  // the upstream call is over: drop the message, read no more
-  }
-  if (ok) {
-    upstream_.StartWrite(&request_);
-    return;
-  }
-  // The client half-closed (or its call broke, and OnCancel cancels upstream).
-  upstream_.StartWritesDone();
-  CloseUpstreamWritesLocked();
-}
-
-void ProxyCall::OnUpstreamWriteDone(bool ok) {
-  absl::MutexLock lock(&mu_);
-  if (!up_write_open_) {
-    return;
-  }
-  if (ok && !down_finished_) {
-    StartRead(&request_);
-    return;
-  }
-  // The upstream call takes no more messages: it is ending, and OnUpstreamDone reports how.
-  CloseUpstreamWritesLocked();
-}
-
-void ProxyCall::CloseUpstreamWritesLocked() {
-  up_write_open_ = false;
-  upstream_.RemoveHold();
-}
-
-// --- responses: backend -> client -----------------------------------------------------------
-
-void ProxyCall::OnUpstreamInitialMetadata(bool ok) {
-  absl::MutexLock lock(&mu_);
-  // Not ok: the call failed, or the backend answered with trailers only (an error, usually);
-  // the read below then fails and OnUpstreamDone brings the status and trailers.
-  if (ok && !down_finished_) {
-    for (const auto& [key, value] : up_ctx_.GetServerInitialMetadata()) {
-      std::string_view k(key.data(), key.size());
-      if (!IsReservedMetadataKey(k)) {
-        ctx_->AddInitialMetadata(std::string(k), std::string(value.data(), value.size()));
-      }
+// One call relayed between the downstream call (the client's call to the gateway, `down_`) and
+// the upstream call (the gateway's call to the backend, `up_`). Both report to `queue_`, which
+// one proxy thread drains, so every method of a Call runs on that thread, one at a time: its
+// state needs no lock.
+//
+// Every operation started passes a tag (TagFor) that counts it in `pending_`; each completion
+// comes back through OnEvent, which deletes the Call once nothing is pending. The operations:
+//
+//   kRequested       RequestCall: a new call arrived (ok) or the server is shutting down (!ok).
+//   kDone            AsyncNotifyWhenDone: the downstream call is over; ctx_.IsCancelled() says
+//                    whether the client cancelled (or its deadline passed, or it went away).
+//   requests   (client -> backend):  down Read -> up Write -> down Read -> ...
+//              client half-close (down Read !ok) -> up WritesDone; the pump stops.
+//              The first up Write (or WritesDone) waits for StartCall's completion: they share
+//              one batch object in gRPC (ClientAsyncReaderWriter's write_ops_).
+//   responses  (backend -> client):  up ReadInitialMetadata -> copy it, down SendInitialMetadata
+//                                    (at once: a silent stream's headers are not held back),
+//                                    up Read -> down Write -> up Read -> ...
+//              end of the upstream stream (up Read !ok) -> up Finish.
+//
+// The end: only the upstream call decides it. up Finish (status received) copies the trailing
+// metadata and calls down Finish(status): the only Finish, except a router refusal, which never
+// starts upstream. No downstream write is outstanding then (the response pump is idle); a
+// downstream read may be, and completes with !ok. A client that cancels (kDone with
+// IsCancelled) and a failed downstream write TryCancel the upstream call, whose up Read then
+// fails and up Finish brings the status as usual. Requests that arrive after the upstream call
+// ended are dropped and the request pump stops.
+class ProxyService::Call {
+ public:
+  // Requests the next call on `queue`.
+  Call(ProxyService* service, grpc::ServerCompletionQueue* queue)
+      : service_(service), queue_(queue) {
+    for (int op = 0; op < kOpCount; ++op) {
+      tags_[op] = {this, static_cast<Op>(op)};
     }
-    StartSendInitialMetadata();
+    service_->CallStarted();
+    // Delivered only if the request is matched with a call (counted then, in OnRequested).
+    ctx_.AsyncNotifyWhenDone(&tags_[kDone]);
+    service_->service_.RequestCall(&ctx_, &down_, queue_, queue_, TagFor(kRequested));
   }
-  upstream_.StartRead(&response_);
-}
 
-void ProxyCall::OnUpstreamReadDone(bool ok) {
-  absl::MutexLock lock(&mu_);
-  if (ok) {
-    // The next upstream read starts in OnWriteDone, a downstream reaction: hold the upstream
-    // reactor's OnDone until then. down_finished_ is false: Finish waits for upstream OnDone.
-    upstream_.AddHold();
-    StartWrite(&response_);
-    return;
+  // What a completion-queue tag points to.
+  struct Tag {
+    Call* call;
+    int op;
+  };
+
+  void OnEvent(int op, bool ok) {
+    --pending_;
+    switch (op) {
+      case kRequested:
+        OnRequested(ok);
+        break;
+      case kDone:
+        OnDownDone();
+        break;
+      case kDownRead:
+        OnDownRead(ok);
+        break;
+      case kUpStart:
+        OnUpStart();
+        break;
+      case kUpWrite:
+        OnUpWrite(ok);
+        break;
+      case kUpInitialMetadata:
+        OnUpInitialMetadata(ok);
+        break;
+      case kUpRead:
+        OnUpRead(ok);
+        break;
+      case kDownWrite:
+        OnDownWrite(ok);
+        break;
+      case kUpFinish:
+        OnUpFinish();
+        break;
+      default:  // kDownSendInitialMetadata, kDownFinish, kUpWritesDone: nothing follows them
+        break;
+    }
+    if (pending_ == 0) {
+      ProxyService* service = service_;
+      delete this;
+      service->CallEnded();
+    }
   }
-  // The backend's stream ended: its status has arrived or the call failed. Nothing more to send.
-  if (up_write_open_) {
-    CloseUpstreamWritesLocked();
+
+ private:
+  enum Op : int {
+    kRequested,
+    kDone,
+    kDownRead,
+    kDownSendInitialMetadata,
+    kDownWrite,
+    kDownFinish,
+    kUpStart,
+    kUpInitialMetadata,
+    kUpRead,
+    kUpWrite,
+    kUpWritesDone,
+    kUpFinish,
+    kOpCount,
+  };
+  // What the request pump does once StartCall completed.
+  enum class Deferred { kNothing, kWrite, kWritesDone };
+
+  void* TagFor(Op op) {
+    ++pending_;
+    return &tags_[op];
   }
-}
 
-void ProxyCall::OnWriteDone(bool ok) {
-  absl::MutexLock lock(&mu_);
-  if (ok) {
-    upstream_.StartRead(&response_);
-  } else {
-    // The client is gone: stop the backend's work too.
-    up_ctx_.TryCancel();
+  void OnRequested(bool ok) {
+    if (!ok) {
+      return;  // the server is shutting down: no call, and no new request
+    }
+    new Call(service_, queue_);  // keep the queue's requests outstanding
+    ++pending_;                  // kDone, armed in the constructor, now comes
+    RouteDecision decision = Decide(service_->router_, ctx_);
+    if (!decision.status.ok()) {
+      down_finished_ = true;
+      down_.Finish(ToGrpcStatus(decision.status), TagFor(kDownFinish));
+      return;
+    }
+    channel_ = std::move(decision.upstream);
+    on_done_ = std::move(decision.on_done);
+    for (const auto& [key, value] : decision.metadata) {
+      up_ctx_.AddMetadata(key, value);
+    }
+    // The client's deadline (infinite if it set none). Fail fast: a backend that is down is
+    // UNAVAILABLE now, not when the deadline passes.
+    up_ctx_.set_deadline(ctx_.raw_deadline());
+    up_ctx_.set_wait_for_ready(false);
+    grpc::GenericStub stub(channel_);
+    up_ = stub.PrepareCall(&up_ctx_, ctx_.method(), queue_);
+    up_write_open_ = true;
+    up_->StartCall(TagFor(kUpStart));
+    up_->ReadInitialMetadata(TagFor(kUpInitialMetadata));
+    down_.Read(&request_, TagFor(kDownRead));
   }
-  upstream_.RemoveHold();  // the read hold of OnUpstreamReadDone
-}
 
-// --- the end --------------------------------------------------------------------------------
+  // --- requests: client -> backend ----------------------------------------------------------
 
-void ProxyCall::OnCancel() {
-  absl::MutexLock lock(&mu_);
-  // The client cancelled, its deadline passed, or its connection broke. While up_done_ is false
-  // the upstream OnDone has not run, so up_ctx_ is alive.
-  if (up_started_ && !up_done_) {
-    up_ctx_.TryCancel();
+  void OnDownRead(bool ok) {
+    if (!up_write_open_) {
+      return;  // the upstream call is over: drop the message, read no more
+    }
+    if (!up_start_done_) {
+      deferred_ = ok ? Deferred::kWrite : Deferred::kWritesDone;
+      return;
+    }
+    ForwardRequest(ok);
   }
-}
 
-void ProxyCall::OnUpstreamDone(const grpc::Status& status) {
-  {
-    absl::MutexLock lock(&mu_);
+  // ok: request_ holds a message for the backend. !ok: the client half-closed (or its call broke,
+  // and kDone cancels upstream).
+  void ForwardRequest(bool ok) {
+    if (ok) {
+      up_->Write(request_, TagFor(kUpWrite));
+      return;
+    }
+    up_->WritesDone(TagFor(kUpWritesDone));
+    up_write_open_ = false;
+  }
+
+  void OnUpStart() {
+    // Not ok: the call failed; a write then fails too and up Finish brings the status.
+    up_start_done_ = true;
+    if (deferred_ != Deferred::kNothing && up_write_open_) {
+      ForwardRequest(deferred_ == Deferred::kWrite);
+    }
+    deferred_ = Deferred::kNothing;
+  }
+
+  void OnUpWrite(bool ok) {
+    if (!up_write_open_) {
+      return;
+    }
+    if (ok && !down_finished_) {
+      down_.Read(&request_, TagFor(kDownRead));
+      return;
+    }
+    // The upstream call takes no more messages: it is ending, and up Finish reports how.
+    up_write_open_ = false;
+  }
+
+  // --- responses: backend -> client ---------------------------------------------------------
+
+  void OnUpInitialMetadata(bool ok) {
+    // Not ok: the call failed, or the backend answered with trailers only (an error, usually);
+    // the read below then fails and up Finish brings the status and trailers.
+    if (ok && !down_finished_) {
+      for (const auto& [key, value] : up_ctx_.GetServerInitialMetadata()) {
+        std::string_view k(key.data(), key.size());
+        if (!IsReservedMetadataKey(k)) {
+          ctx_.AddInitialMetadata(std::string(k), std::string(value.data(), value.size()));
+        }
+      }
+      down_.SendInitialMetadata(TagFor(kDownSendInitialMetadata));
+    }
+    up_->Read(&response_, TagFor(kUpRead));
+  }
+
+  void OnUpRead(bool ok) {
+    if (ok) {
+      down_.Write(response_, TagFor(kDownWrite));
+      return;
+    }
+    // The backend's stream ended: its status has arrived or the call failed.
+    up_->Finish(&up_status_, TagFor(kUpFinish));
+  }
+
+  void OnDownWrite(bool ok) {
+    if (!ok) {
+      // The client is gone: stop the backend's work too. The read below then fails.
+      up_ctx_.TryCancel();
+    }
+    up_->Read(&response_, TagFor(kUpRead));
+  }
+
+  // --- the end ------------------------------------------------------------------------------
+
+  void OnDownDone() {
+    // The client cancelled, its deadline passed, or its connection broke.
+    if (ctx_.IsCancelled() && up_ != nullptr && !up_done_) {
+      up_ctx_.TryCancel();
+    }
+  }
+
+  void OnUpFinish() {
     up_done_ = true;
+    up_write_open_ = false;
     if (!down_finished_) {
       down_finished_ = true;
       for (const auto& [key, value] : up_ctx_.GetServerTrailingMetadata()) {
         std::string_view k(key.data(), key.size());
         if (!IsReservedMetadataKey(k)) {
-          ctx_->AddTrailingMetadata(std::string(k), std::string(value.data(), value.size()));
+          ctx_.AddTrailingMetadata(std::string(k), std::string(value.data(), value.size()));
         }
       }
       // Code, message and binary details as the backend (or the upstream channel) gave them.
-      Finish(status);
+      down_.Finish(up_status_, TagFor(kDownFinish));
+    }
+    if (on_done_) {
+      on_done_(up_status_);
     }
   }
-  if (on_done_) {
-    on_done_(status);
+
+  ProxyService* const service_;
+  grpc::ServerCompletionQueue* const queue_;
+  std::array<Tag, kOpCount> tags_;
+  int pending_ = 0;  // operations started whose tag has not come back
+
+  grpc::GenericServerContext ctx_;
+  grpc::GenericServerAsyncReaderWriter down_{&ctx_};
+  // Keeps the channel of the upstream call alive as long as the call.
+  std::shared_ptr<grpc::Channel> channel_;
+  std::function<void(const grpc::Status&)> on_done_;
+  grpc::ClientContext up_ctx_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> up_;
+  grpc::Status up_status_;
+
+  ByteBuffer request_;   // in flight client -> backend
+  ByteBuffer response_;  // in flight backend -> client
+  bool down_finished_ = false;
+  bool up_start_done_ = false;
+  Deferred deferred_ = Deferred::kNothing;
+  bool up_write_open_ = false;  // the request pump may still write upstream
+  bool up_done_ = false;
+};
+
+ProxyService::ProxyService(Router router) : ProxyService(std::move(router), ProxyOptions()) {}
+
+ProxyService::ProxyService(Router router, ProxyOptions options)
+    : router_(std::move(router)),
+      thread_count_(options.threads > 0
+                        ? options.threads
+                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))) {}
+
+ProxyService::~ProxyService() { Stop(); }
+
+void ProxyService::AddTo(grpc::ServerBuilder& builder) {
+  builder.RegisterAsyncGenericService(&service_);
+  for (int i = 0; i < thread_count_; ++i) {
+    queues_.push_back(builder.AddCompletionQueue());
   }
-  Unref();
 }
 
-void UpstreamReactor::OnReadInitialMetadataDone(bool ok) { call_->OnUpstreamInitialMetadata(ok); }
-void UpstreamReactor::OnReadDone(bool ok) { call_->OnUpstreamReadDone(ok); }
-void UpstreamReactor::OnWriteDone(bool ok) { call_->OnUpstreamWriteDone(ok); }
-void UpstreamReactor::OnDone(const grpc::Status& status) { call_->OnUpstreamDone(status); }
+void ProxyService::Start() {
+  started_ = true;
+  for (const auto& queue : queues_) {
+    for (int i = 0; i < kRequestsPerQueue; ++i) {
+      new Call(this, queue.get());
+    }
+  }
+  for (const auto& queue : queues_) {
+    threads_.emplace_back([this, queue = queue.get()] { Drain(queue); });
+  }
+}
 
-}  // namespace
+void ProxyService::Stop() {
+  if (stopped_) {
+    return;
+  }
+  stopped_ = true;
+  if (started_) {
+    // The proxy threads keep serving the calls that are still running (upstream calls ending
+    // after a TryCancel, requests failed by the server's shutdown) until none is left.
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* live) { return *live == 0; }, &live_calls_));
+  }
+  for (const auto& queue : queues_) {
+    queue->Shutdown();
+  }
+  if (started_) {
+    for (std::thread& thread : threads_) {
+      thread.join();
+    }
+  } else {
+    for (const auto& queue : queues_) {
+      Drain(queue.get());
+    }
+  }
+}
 
-ProxyService::ProxyService(Router router) : router_(std::move(router)) {}
+void ProxyService::Drain(grpc::ServerCompletionQueue* queue) {
+  void* tag = nullptr;
+  bool ok = false;
+  while (queue->Next(&tag, &ok)) {
+    auto* t = static_cast<Call::Tag*>(tag);
+    t->call->OnEvent(t->op, ok);
+  }
+}
 
-grpc::ServerGenericBidiReactor* ProxyService::CreateReactor(
-    grpc::GenericCallbackServerContext* ctx) {
-  return new ProxyCall(ctx, router_);
+void ProxyService::CallStarted() {
+  absl::MutexLock lock(&mu_);
+  ++live_calls_;
+}
+
+void ProxyService::CallEnded() {
+  absl::MutexLock lock(&mu_);
+  --live_calls_;
 }
 
 }  // namespace tahe::gateway

@@ -141,13 +141,15 @@ class Gateway {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.SetMaxReceiveMessageSize(64 << 20);
-    builder.RegisterCallbackGenericService(&proxy_);
+    proxy_.AddTo(builder);
     server_ = builder.BuildAndStart();
     REQUIRE(server_ != nullptr);
     REQUIRE(port_ > 0);
+    proxy_.Start();
   }
   ~Gateway() {
     server_->Shutdown(In(std::chrono::seconds(5)));
+    proxy_.Stop();
     server_->Wait();
   }
 
@@ -169,7 +171,7 @@ struct TestRouter {
   std::atomic<bool> send_token{true};
   std::atomic<int> calls{0};
 
-  RouteDecision Route(const grpc::GenericCallbackServerContext& ctx) {
+  RouteDecision Route(const grpc::GenericServerContext& ctx) {
     ++calls;
     auto org = ctx.client_metadata().find(kOrgHeader);
     if (org == ctx.client_metadata().end()) {
@@ -185,7 +187,7 @@ struct TestRouter {
     return decision;
   }
   Router AsRouter() {
-    return [this](const grpc::GenericCallbackServerContext& ctx) { return Route(ctx); };
+    return [this](const grpc::GenericServerContext& ctx) { return Route(ctx); };
   }
 };
 
@@ -589,18 +591,21 @@ class RecordingEcho final : public grpc::CallbackGenericService {
       absl::MutexLock lock(&mu_);
       seen_.push_back({ctx->method(), Copy(ctx->client_metadata()), ctx->deadline()});
     }
-    return new Echo(ctx);
+    return new Echo(ctx, &ended_);
   }
 
   std::vector<Seen> seen() {
     absl::MutexLock lock(&mu_);
     return seen_;
   }
+  // Calls whose backend side is over (OnDone ran).
+  int ended() const { return ended_.load(); }
 
  private:
   class Echo final : public grpc::ServerGenericBidiReactor {
    public:
-    explicit Echo(grpc::GenericCallbackServerContext* ctx) : ctx_(ctx) {
+    Echo(grpc::GenericCallbackServerContext* ctx, std::atomic<int>* ended)
+        : ctx_(ctx), ended_(ended) {
       ctx_->AddInitialMetadata("x-upstream-initial", "hello");
       StartSendInitialMetadata();
       StartRead(&buffer_);
@@ -626,13 +631,18 @@ class RecordingEcho final : public grpc::CallbackGenericService {
       }
       StartRead(&buffer_);
     }
-    void OnDone() override { delete this; }
+    void OnDone() override {
+      ++*ended_;
+      delete this;
+    }
 
    private:
     grpc::GenericCallbackServerContext* const ctx_;
+    std::atomic<int>* const ended_;
     ByteBuffer buffer_;
   };
 
+  std::atomic<int> ended_{0};
   absl::Mutex mu_;
   std::vector<Seen> seen_ ABSL_GUARDED_BY(mu_);
 };
@@ -655,14 +665,23 @@ class BidiClient final : public grpc::ClientBidiReactor<ByteBuffer, ByteBuffer> 
   grpc::ClientContext& context() { return ctx_; }
 
   Result Run(const std::string& method) {
+    Start(method);
+    return Wait();
+  }
+  // Run in two steps, for many calls at once (assertions stay on the test's thread).
+  void Start(const std::string& method) {
     stub_.PrepareBidiStreamingCall(&ctx_, method, grpc::StubOptions(), this);
     StartRead(&in_);
     WriteNext();
     StartCall();
+  }
+  Result Wait() {
     std::future<void> done = done_.get_future();
     REQUIRE(done.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
     return std::move(result_);
   }
+  // Messages received so far (safe while the call runs).
+  int received_count() const { return received_count_.load(); }
 
   void OnReadInitialMetadataDone(bool ok) override {
     if (ok) {
@@ -672,6 +691,7 @@ class BidiClient final : public grpc::ClientBidiReactor<ByteBuffer, ByteBuffer> 
   void OnReadDone(bool ok) override {
     if (ok) {
       result_.received.push_back(ToString(in_));
+      ++received_count_;
       StartRead(&in_);
     }
   }
@@ -704,6 +724,7 @@ class BidiClient final : public grpc::ClientBidiReactor<ByteBuffer, ByteBuffer> 
   ByteBuffer in_;
   ByteBuffer out_;
   Result result_;
+  std::atomic<int> received_count_{0};
   std::promise<void> done_;
 };
 
@@ -837,7 +858,7 @@ TEST_CASE("registered services (health) are served by the gateway, not proxied",
 
 TEST_CASE("a router that returns no upstream or throws refuses with INTERNAL", "[gateway]") {
   std::atomic<int> calls{0};
-  Gateway gateway([&](const grpc::GenericCallbackServerContext&) -> RouteDecision {
+  Gateway gateway([&](const grpc::GenericServerContext&) -> RouteDecision {
     if (++calls == 1) {
       return {.status = absl::OkStatus()};  // a bug: no upstream
     }
@@ -853,6 +874,183 @@ TEST_CASE("a router that returns no upstream or throws refuses with INTERNAL", "
     REQUIRE(status.error_message() == "internal error");
   }
   REQUIRE(calls == 2);
+}
+
+// --- the async proxy: headers, load, cancellation, shutdown -------------------------------------
+
+// Waits up to `timeout` for the next event of `cq`; the tag, or null if none came.
+void* NextEvent(grpc::CompletionQueue& cq, bool* ok, std::chrono::milliseconds timeout) {
+  void* tag = nullptr;
+  if (cq.AsyncNext(&tag, ok, In(timeout)) != grpc::CompletionQueue::GOT_EVENT) {
+    return nullptr;
+  }
+  return tag;
+}
+
+TEST_CASE("a backend's initial metadata reaches the client at once, even on a silent stream",
+          "[gateway]") {
+  EchoBehindGateway f;
+  grpc::CompletionQueue cq;
+  grpc::GenericStub stub(f.gateway->NewChannel());
+  grpc::ClientContext ctx;
+  ctx.AddMetadata(kOrgHeader, "a");
+  ctx.set_deadline(In(std::chrono::seconds(10)));
+  // No message either way and no half-close: only the backend's headers can arrive (as on a
+  // WatchEntries with nothing new to send).
+  auto call = stub.PrepareCall(&ctx, "/tahe.test.v1.Anything/Watch", &cq);
+  REQUIRE(call != nullptr);
+  int start_tag = 0;
+  int metadata_tag = 0;
+  int finish_tag = 0;
+  call->StartCall(&start_tag);
+  call->ReadInitialMetadata(&metadata_tag);
+  bool metadata_ok = false;
+  int events = 0;
+  for (; events < 2; ++events) {
+    bool ok = false;
+    void* tag = NextEvent(cq, &ok, std::chrono::milliseconds(2000));
+    if (tag == nullptr) {
+      break;
+    }
+    if (tag == &metadata_tag) {
+      metadata_ok = ok;
+    }
+  }
+  REQUIRE(events == 2);
+  REQUIRE(metadata_ok);
+  std::multimap<std::string, std::string> initial = Copy(ctx.GetServerInitialMetadata());
+  REQUIRE(initial.count("x-upstream-initial") == 1);
+  REQUIRE(initial.find("x-upstream-initial")->second == "hello");
+
+  ctx.TryCancel();
+  grpc::Status status;
+  call->Finish(&status, &finish_tag);
+  bool ok = false;
+  REQUIRE(NextEvent(cq, &ok, std::chrono::milliseconds(5000)) == &finish_tag);
+  REQUIRE_CODE(status, grpc::StatusCode::CANCELLED);
+  REQUIRE(Eventually([&] { return f.echo.ended() == 1; }));
+  cq.Shutdown();
+  void* tag = nullptr;
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+std::vector<std::string> MessagesOf(int call, int count) {
+  std::vector<std::string> messages;
+  for (int i = 0; i < count; ++i) {
+    // Sizes from a few bytes to 96 KiB, so calls interleave on the connections.
+    messages.push_back(absl::StrCat("call-", call, "-", i, "-") +
+                       std::string(((call + i) % 4) * 32 * 1024, 'm'));
+  }
+  return messages;
+}
+
+TEST_CASE("many concurrent streams through the proxy each get exactly their own messages",
+          "[gateway]") {
+  EchoBehindGateway f;
+  constexpr int kCalls = 96;
+  constexpr int kChannels = 4;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < kChannels; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection each
+    channels.push_back(
+        grpc::CreateCustomChannel(f.gateway->address(), grpc::InsecureChannelCredentials(), args));
+  }
+  std::vector<std::unique_ptr<BidiClient>> clients;
+  for (int i = 0; i < kCalls; ++i) {
+    clients.push_back(std::make_unique<BidiClient>(channels[i % kChannels], MessagesOf(i, 10),
+                                                   /*half_close=*/true));
+    clients.back()->context().AddMetadata(kOrgHeader, "a");
+    clients.back()->context().set_deadline(In(std::chrono::seconds(20)));
+  }
+  for (auto& client : clients) {
+    client->Start("/tahe.test.v1.Anything/Chat");
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    INFO("call " << i);
+    BidiClient::Result result = clients[i]->Wait();
+    REQUIRE_CODE(result.status, grpc::StatusCode::ABORTED);
+    REQUIRE(result.received == MessagesOf(i, 10));
+    REQUIRE(result.trailing_metadata.count("x-upstream-trailer") == 1);
+  }
+  REQUIRE(f.router.calls == kCalls);
+  REQUIRE(Eventually([&] { return f.echo.ended() == kCalls; }));
+}
+
+TEST_CASE("client cancellations under load cancel every upstream call", "[gateway]") {
+  EchoBehindGateway f;
+  constexpr int kCalls = 64;
+  std::vector<std::unique_ptr<BidiClient>> clients;
+  for (int i = 0; i < kCalls; ++i) {
+    // Never half-closed: only a cancel ends these calls before their deadline.
+    clients.push_back(std::make_unique<BidiClient>(f.gateway->NewChannel(), MessagesOf(i, 5),
+                                                   /*half_close=*/false));
+    clients.back()->context().AddMetadata(kOrgHeader, "a");
+    clients.back()->context().set_deadline(In(std::chrono::seconds(20)));
+  }
+  for (auto& client : clients) {
+    client->Start("/tahe.test.v1.Anything/Chat");
+  }
+  // A third cancelled at once (maybe before the gateway routed them), a third once some echoes
+  // came back, the rest once all of theirs did (idle streams).
+  for (int i = 0; i < kCalls; i += 3) {
+    clients[i]->context().TryCancel();
+  }
+  for (int i = 1; i < kCalls; i += 3) {
+    REQUIRE(Eventually([&] { return clients[i]->received_count() >= 1; }));
+    clients[i]->context().TryCancel();
+  }
+  for (int i = 2; i < kCalls; i += 3) {
+    REQUIRE(Eventually([&] { return clients[i]->received_count() == 5; }));
+    clients[i]->context().TryCancel();
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    INFO("call " << i);
+    REQUIRE_CODE(clients[i]->Wait().status, grpc::StatusCode::CANCELLED);
+  }
+  // Every call that reached the backend ended there too, well before the 20 s deadline.
+  REQUIRE(Eventually([&] { return f.echo.ended() == static_cast<int>(f.echo.seen().size()); }));
+  REQUIRE(f.echo.seen().size() >= static_cast<size_t>(2 * kCalls / 3));
+}
+
+TEST_CASE(
+    "GrpcServer serves health beside the proxy and its shutdown ends a call in flight, upstream "
+    "too",
+    "[gateway]") {
+  EchoBehindGateway f;
+  ProxyService proxy(f.router.AsRouter(), {.threads = 2});
+  auto started = server::GrpcServer::Start({.listen = "127.0.0.1:0", .generic_service = &proxy});
+  REQUIRE(started.ok());
+  std::unique_ptr<server::GrpcServer> gateway = *std::move(started);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(gateway->address(), grpc::InsecureChannelCredentials());
+
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext health_ctx;
+  health_ctx.set_deadline(In(std::chrono::seconds(5)));
+  ByteBuffer request = ToBuffer("");
+  ByteBuffer response;
+  std::promise<grpc::Status> health_done;
+  stub.UnaryCall(&health_ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status s) { health_done.set_value(std::move(s)); });
+  REQUIRE_CODE(health_done.get_future().get(), grpc::StatusCode::OK);
+  REQUIRE(ToString(response) == std::string("\x08\x01", 2));
+  REQUIRE(f.router.calls == 0);
+
+  BidiClient client(channel, {"ping"}, /*half_close=*/false);
+  client.context().AddMetadata(kOrgHeader, "a");
+  client.context().set_deadline(In(std::chrono::seconds(20)));
+  client.Start("/tahe.test.v1.Anything/Chat");
+  REQUIRE(Eventually([&] { return client.received_count() == 1; }));
+
+  const absl::Time shutdown_at = absl::Now();
+  gateway->Shutdown(absl::Milliseconds(300));
+  REQUIRE(absl::Now() - shutdown_at < absl::Seconds(3));
+  BidiClient::Result result = client.Wait();
+  REQUIRE_FALSE(result.status.ok());
+  REQUIRE(result.received == std::vector<std::string>{"ping"});
+  REQUIRE(Eventually([&] { return f.echo.ended() == 1; }));
 }
 
 TEST_CASE("reserved metadata keys are never copied between calls", "[gateway]") {

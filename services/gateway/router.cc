@@ -241,27 +241,36 @@ GatewayRouter::GatewayRouter(const SnapshotCache* cache, prometheus::Registry& r
       denied_tenant_(permission_denied_.Add({{"reason", "tenant"}})) {}
 
 std::shared_ptr<grpc::Channel> GatewayRouter::ChannelFor(const std::string& address) {
+  ChannelSet* set = nullptr;
   {
     absl::ReaderMutexLock lock(&channels_mu_);
     auto it = channels_.find(address);
     if (it != channels_.end()) {
-      return it->second;
+      set = it->second.get();
     }
   }
-  absl::MutexLock lock(&channels_mu_);
-  auto it = channels_.find(address);
-  if (it != channels_.end()) {
-    return it->second;
+  if (set == nullptr) {
+    absl::MutexLock lock(&channels_mu_);
+    std::unique_ptr<ChannelSet>& slot = channels_[address];
+    if (slot == nullptr) {
+      slot = std::make_unique<ChannelSet>();
+      for (int i = 0; i < kChannelsPerAddress; ++i) {
+        grpc::ChannelArguments args;
+        args.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
+        // Channels with equal arguments share subchannels (and so one connection) through
+        // gRPC's global subchannel pool: a local pool gives each channel its own.
+        args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+        slot->channels[i] = metrics::CreateMeteredChannel(address,
+                                                          options_.upstream_credentials != nullptr
+                                                              ? options_.upstream_credentials
+                                                              : grpc::InsecureChannelCredentials(),
+                                                          registry_, args);
+      }
+    }
+    set = slot.get();
   }
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
-  std::shared_ptr<grpc::Channel> channel = metrics::CreateMeteredChannel(
-      address,
-      options_.upstream_credentials != nullptr ? options_.upstream_credentials
-                                               : grpc::InsecureChannelCredentials(),
-      registry_, args);
-  channels_.emplace(address, channel);
-  return channel;
+  const uint32_t turn = set->next.fetch_add(1, std::memory_order_relaxed);
+  return set->channels[turn % kChannelsPerAddress];
 }
 
 absl::Status GatewayRouter::CheckNoTenantData(const std::string& organisation,
@@ -385,7 +394,7 @@ void GatewayRouter::RecordDone(OrganisationMetrics& metrics, const std::string& 
   }
 }
 
-RouteDecision GatewayRouter::Route(const grpc::GenericCallbackServerContext& ctx) {
+RouteDecision GatewayRouter::Route(const grpc::GenericServerContext& ctx) {
   std::shared_ptr<const RoutingSnapshot> snapshot = cache_->Get();
   if (snapshot == nullptr) {
     return Refuse(absl::UnavailableError("routing directory not loaded"));

@@ -12,7 +12,7 @@
 //   method                        -> RequiredRole + CheckRole             PERMISSION_DENIED
 //   x-tahe-tenant (optional)      -> ResolveTenant                        PERMISSION_DENIED
 //   organisation                  -> TokenBucketLimiter                   RESOURCE_EXHAUSTED
-//   organisation + method         -> UpstreamFor -> cached metered channel per address
+//   organisation + method         -> UpstreamFor -> cached metered channels per address
 // and gives the backend exactly: x-tahe-internal-token, x-tahe-tenant, x-tahe-principal
 // ("key:<key_id>") and x-request-id (the client's if it is a sane one, else a fresh one).
 //
@@ -48,6 +48,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -141,12 +142,16 @@ class GatewayRouter {
 
   // The proxy's Router: thread-safe, from memory only (the first call to a new upstream address
   // creates its channel, which does not block on connecting).
-  RouteDecision Route(const grpc::GenericCallbackServerContext& ctx);
+  RouteDecision Route(const grpc::GenericServerContext& ctx);
   Router AsRouter() {
-    return [this](const grpc::GenericCallbackServerContext& ctx) { return Route(ctx); };
+    return [this](const grpc::GenericServerContext& ctx) { return Route(ctx); };
   }
 
-  // The channel for an upstream address (created once, then shared).
+  // A channel for an upstream address. Each address has kChannelsPerAddress channels (created
+  // once, then shared), each with its own HTTP/2 connection, handed out in turn: concurrent calls
+  // spread over that many connections, and so over more of the backend's pollers, instead of
+  // queueing on one.
+  static constexpr int kChannelsPerAddress = 2;
   std::shared_ptr<grpc::Channel> ChannelFor(const std::string& address);
 
   // OK if `organisation` has no data in any service of `region`'s cell: asks each distinct
@@ -197,8 +202,13 @@ class GatewayRouter {
   absl::flat_hash_map<std::string, std::unique_ptr<OrganisationMetrics>> org_metrics_
       ABSL_GUARDED_BY(org_metrics_mu_);
 
+  struct ChannelSet {
+    std::array<std::shared_ptr<grpc::Channel>, kChannelsPerAddress> channels;
+    std::atomic<uint32_t> next{0};  // round-robin position
+  };
   absl::Mutex channels_mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_
+  // Never erased: a ChannelSet outlives the lock that found it.
+  absl::flat_hash_map<std::string, std::unique_ptr<ChannelSet>> channels_
       ABSL_GUARDED_BY(channels_mu_);
 };
 

@@ -109,9 +109,12 @@ for url in ${TAHE_METRICS_URLS}; do
     fail "${url} has no grpc_server_handled_total"
   count=$((count + 1))
 done
-# The gateway and both ledgers.
+# The gateway, and each cell's ledger and payroll.
 ((count == 5)) || fail "TAHE_METRICS_URLS lists ${count} URLs, want 5: ${TAHE_METRICS_URLS}"
-curl -fsS "${TAHE_METRICS_URLS%% *}" | grep -q '^tahe_gateway_requests_total{' ||
+# Into a file first: `curl | grep -q` fails under pipefail when grep stops reading early.
+curl -fsS "${TAHE_METRICS_URLS%% *}" >"${state}/gateway-metrics.txt" ||
+  fail "cannot fetch the gateway's metrics"
+grep -q '^tahe_gateway_requests_total{' "${state}/gateway-metrics.txt" ||
   fail "the first metrics URL is not the gateway's"
 passed=$((passed + 1))
 
