@@ -93,9 +93,11 @@ OPERATOR_ROLES=(ledger.read ledger.write payroll.run payroll.admin invoicing.wri
 
 # First ports to probe. PostgreSQL's is remembered in .tahe/ports/ and reused while free, and so
 # are the services', so that addresses stay put across restarts.
-PG_PORT_BASE=55432
-GATEWAY_PORT_BASE=50050
-GRPC_PORT_BASE=50051
+# Below Linux's ephemeral range (32768-60999 by default): a port there can be taken at any moment
+# as the local end of some outgoing connection, and a server then fails to bind it.
+PG_PORT_BASE=25432
+GATEWAY_PORT_BASE=25050
+GRPC_PORT_BASE=25051
 METRICS_PORT_BASE=9464
 HEALTH_WAIT_SECONDS=60
 STOP_WAIT_SECONDS=30

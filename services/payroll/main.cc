@@ -94,6 +94,7 @@ absl::Status Run() {
 
   int sig = tahe::server::WaitForTerminationSignal();
   tahe::log::Info("shutting down", {{"signal", absl::StrCat(sig)}});
+  service.BeginShutdown();  // ends open watch streams so shutdown need not wait for them
   server->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   workers.Drain();
   relay.Stop();

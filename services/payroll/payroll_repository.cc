@@ -137,6 +137,49 @@ struct ValidEmployee {
   std::string birth_date;
 };
 
+int Utf8Length(absl::string_view text) {
+  return static_cast<int>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+// The SEPA file names the payee "<first_name> <last_name>" (sepa.h: the EPC character set, at
+// most 70 characters after transliteration). A name it cannot carry is refused here, when it is
+// entered, rather than on pay day.
+absl::Status ValidateNameForSepa(absl::string_view prefix, absl::string_view first_name,
+                                 absl::string_view last_name) {
+  const std::string first_field = absl::StrCat(prefix, ".first_name");
+  const std::string last_field = absl::StrCat(prefix, ".last_name");
+  ASSIGN_OR_RETURN(std::string first, ToSepaText(first_field, first_name, kSepaMaxNameLength));
+  ASSIGN_OR_RETURN(std::string last, ToSepaText(last_field, last_name, kSepaMaxNameLength));
+  const int length = Utf8Length(first) + 1 + Utf8Length(last);
+  if (length > kSepaMaxNameLength) {
+    return InvalidField(last_field,
+                        absl::StrCat("first_name, a space and last_name are the payee's name in the"
+                                     " bank file: at most ",
+                                     kSepaMaxNameLength, " characters, got ", length));
+  }
+  return absl::OkStatus();
+}
+
+// The schema's BICIdentifier: [A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})? (upper case).
+bool IsBic(absl::string_view bic) {
+  if (bic.size() != 8 && bic.size() != 11) {
+    return false;
+  }
+  for (size_t i = 0; i < bic.size(); ++i) {
+    const char c = bic[i];
+    const bool ok = i < 6    ? absl::ascii_isupper(c)
+                    : i == 6 ? absl::ascii_isupper(c) || (c >= '2' && c <= '9')
+                    : i == 7 ? (absl::ascii_isupper(c) && c != 'O') || absl::ascii_isdigit(c)
+                             : absl::ascii_isupper(c) || absl::ascii_isdigit(c);
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
 absl::StatusOr<ValidEmployee> ValidateEmployee(const v1::Employee& in, absl::string_view prefix,
                                                const std::string& identity_key) {
   auto f = [&](absl::string_view name) { return absl::StrCat(prefix, ".", name); };
@@ -151,6 +194,7 @@ absl::StatusOr<ValidEmployee> ValidateEmployee(const v1::Employee& in, absl::str
   if (in.last_name().empty()) return InvalidField(f("last_name"), "required");
   RETURN_IF_ERROR(ValidateText(f("first_name"), in.first_name(), 100));
   RETURN_IF_ERROR(ValidateText(f("last_name"), in.last_name(), 100));
+  RETURN_IF_ERROR(ValidateNameForSepa(prefix, in.first_name(), in.last_name()));
   if (in.personal_identity_code().empty()) {
     return InvalidField(f("personal_identity_code"), "required");
   }
@@ -164,8 +208,13 @@ absl::StatusOr<ValidEmployee> ValidateEmployee(const v1::Employee& in, absl::str
   if (in.bic().empty()) {
     ASSIGN_OR_RETURN(std::optional<std::string> bic, fi::BicOf(f("iban"), iban));
     e.set_bic(bic.value_or(""));
-  } else if (in.bic().size() != 8 && in.bic().size() != 11) {
-    return InvalidField(f("bic"), "8 or 11 characters");
+  } else {
+    // The bank file carries it as given: check it as the file's schema does.
+    const std::string bic = absl::AsciiStrToUpper(in.bic());
+    if (!IsBic(bic)) {
+      return InvalidField(f("bic"), "a BIC: 8 or 11 letters and digits, e.g. NDEAFIHH");
+    }
+    e.set_bic(bic);
   }
   const v1::Employment& job = in.employment();
   auto j = [&](absl::string_view name) { return absl::StrCat(prefix, ".employment.", name); };
@@ -207,6 +256,63 @@ absl::StatusOr<ValidEmployee> ValidateEmployee(const v1::Employee& in, absl::str
   }
   RETURN_IF_ERROR(ValidateRate(j("union_fee_ppm"), job.union_fee_ppm()));
   return out;
+}
+
+// Inserts or replaces `employees` (distinct numbers) in one statement; RETURNING kEmployeeColumns.
+pqxx::result UpsertEmployees(pqxx::work& tx, const std::string& tenant,
+                             const std::vector<const ValidEmployee*>& employees) {
+  std::vector<std::string> numbers, first_names, last_names, hashes, birth_dates, ibans, bics,
+      start_dates, end_dates, cost_centres, dimensions;
+  std::vector<int64_t> bases, monthly, hourly, schemes, union_fees;
+  for (const ValidEmployee* valid : employees) {
+    const v1::Employee& e = valid->employee;
+    const v1::Employment& job = e.employment();
+    numbers.push_back(e.employee_number());
+    first_names.push_back(e.first_name());
+    last_names.push_back(e.last_name());
+    hashes.push_back(valid->identity_hash);
+    birth_dates.push_back(valid->birth_date);
+    ibans.push_back(e.iban());
+    bics.push_back(e.bic());
+    start_dates.push_back(job.start_date());
+    end_dates.push_back(job.end_date());
+    cost_centres.push_back(job.cost_centre());
+    dimensions.push_back(DimensionsJson(job.dimensions()));
+    bases.push_back(static_cast<int64_t>(job.salary_basis()));
+    monthly.push_back(job.monthly_salary_minor());
+    hourly.push_back(job.hourly_rate_minor());
+    schemes.push_back(static_cast<int64_t>(job.pension_scheme()));
+    union_fees.push_back(job.union_fee_ppm());
+  }
+  return tx.exec_params(
+      absl::StrCat(
+          "INSERT INTO employees (tenant_id, employee_number, first_name, last_name,"
+          " identity_hash, birth_date, iban, bic, start_date, end_date, cost_centre,"
+          " dimensions, salary_basis, monthly_salary_minor, hourly_rate_minor,"
+          " pension_scheme, union_fee_ppm)"
+          " SELECT $1, u.n, u.fn, u.ln, u.h, u.bd, u.iban, u.bic, u.sd, nullif(u.ed, '')::date,"
+          " u.cc, u.dims, u.sb, u.ms, u.hr, u.ps, u.uf"
+          " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::text[],"
+          " $8::text[], $9::date[], $10::text[], $11::text[], $12::jsonb[], $13::smallint[],"
+          " $14::bigint[], $15::bigint[], $16::smallint[], $17::bigint[])"
+          " AS u(n, fn, ln, h, bd, iban, bic, sd, ed, cc, dims, sb, ms, hr, ps, uf)"
+          " ON CONFLICT (tenant_id, employee_number) DO UPDATE SET"
+          " first_name = excluded.first_name, last_name = excluded.last_name,"
+          " identity_hash = excluded.identity_hash, birth_date = excluded.birth_date,"
+          " iban = excluded.iban, bic = excluded.bic, start_date = excluded.start_date,"
+          " end_date = excluded.end_date, cost_centre = excluded.cost_centre,"
+          " dimensions = excluded.dimensions, salary_basis = excluded.salary_basis,"
+          " monthly_salary_minor = excluded.monthly_salary_minor,"
+          " hourly_rate_minor = excluded.hourly_rate_minor,"
+          " pension_scheme = excluded.pension_scheme,"
+          " union_fee_ppm = excluded.union_fee_ppm, updated_at = now()"
+          " RETURNING ",
+          kEmployeeColumns),
+      tenant, pg::TextArray(numbers), pg::TextArray(first_names), pg::TextArray(last_names),
+      pg::TextArray(hashes), pg::TextArray(birth_dates), pg::TextArray(ibans), pg::TextArray(bics),
+      pg::TextArray(start_dates), pg::TextArray(end_dates), pg::TextArray(cost_centres),
+      pg::TextArray(dimensions), pg::Int64Array(bases), pg::Int64Array(monthly),
+      pg::Int64Array(hourly), pg::Int64Array(schemes), pg::Int64Array(union_fees));
 }
 
 // --- pay items ---------------------------------------------------------------------------------
@@ -467,35 +573,7 @@ absl::StatusOr<v1::Employee> PayrollRepository::UpsertEmployee(
         return pg::Idempotent<v1::Employee>(
             tx, Key(call, req.request_id()), "UpsertEmployee", fingerprinted,
             [&]() -> absl::StatusOr<v1::Employee> {
-              const v1::Employee& e = valid.employee;
-              const v1::Employment& job = e.employment();
-              pqxx::result r = tx.exec_params(
-                  absl::StrCat(
-                      "INSERT INTO employees (tenant_id, employee_number, first_name, last_name,"
-                      " identity_hash, birth_date, iban, bic, start_date, end_date, cost_centre,"
-                      " dimensions, salary_basis, monthly_salary_minor, hourly_rate_minor,"
-                      " pension_scheme, union_fee_ppm)"
-                      " VALUES ($1, $2, $3, $4, $5, $6::date, $7, $8, $9::date,"
-                      " nullif($10, '')::date, $11, $12::jsonb, $13, $14, $15, $16, $17)"
-                      " ON CONFLICT (tenant_id, employee_number) DO UPDATE SET"
-                      " first_name = excluded.first_name, last_name = excluded.last_name,"
-                      " identity_hash = excluded.identity_hash, birth_date = excluded.birth_date,"
-                      " iban = excluded.iban, bic = excluded.bic, start_date = excluded.start_date,"
-                      " end_date = excluded.end_date, cost_centre = excluded.cost_centre,"
-                      " dimensions = excluded.dimensions, salary_basis = excluded.salary_basis,"
-                      " monthly_salary_minor = excluded.monthly_salary_minor,"
-                      " hourly_rate_minor = excluded.hourly_rate_minor,"
-                      " pension_scheme = excluded.pension_scheme,"
-                      " union_fee_ppm = excluded.union_fee_ppm, updated_at = now()"
-                      " RETURNING ",
-                      kEmployeeColumns),
-                  call.tenant, e.employee_number(), e.first_name(), e.last_name(),
-                  valid.identity_hash, valid.birth_date, e.iban(), e.bic(), job.start_date(),
-                  job.end_date(), job.cost_centre(), DimensionsJson(job.dimensions()),
-                  static_cast<int>(job.salary_basis()), job.monthly_salary_minor(),
-                  job.hourly_rate_minor(), static_cast<int>(job.pension_scheme()),
-                  job.union_fee_ppm());
-              return EmployeeFromRow(r[0]);
+              return EmployeeFromRow(UpsertEmployees(tx, call.tenant, {&valid})[0]);
             });
       });
 }
@@ -539,6 +617,69 @@ absl::StatusOr<v1::ListEmployeesResponse> PayrollRepository::ListEmployees(
           resp.set_next_page_token(resp.employees(limit - 1).employee_number());
         }
         return resp;
+      });
+}
+
+absl::StatusOr<v1::ImportEmployeesResponse> PayrollRepository::ImportEmployeesBatch(
+    const CallContext& call, const v1::ImportEmployeesRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  if (req.employees_size() > kMaxItemsPerRequest) {
+    return InvalidField("employees", absl::StrCat("at most ", kMaxItemsPerRequest, " per batch"));
+  }
+  v1::ImportEmployeesResponse result;
+  // The fingerprint holds each identity code's keyed hash in its place (see UpsertEmployee); an
+  // invalid code is hashed as given, so a replay still matches.
+  v1::ImportEmployeesRequest fingerprinted = req;
+  std::vector<ValidEmployee> valid;
+  valid.reserve(req.employees_size());
+  std::map<std::string, int> index_of;
+  for (int i = 0; i < req.employees_size(); ++i) {
+    const v1::Employee& in = req.employees(i);
+    if (!in.personal_identity_code().empty()) {
+      ASSIGN_OR_RETURN(std::string hash,
+                       fi::HmacSha256Hex(options_.identity_key, in.personal_identity_code()));
+      fingerprinted.mutable_employees(i)->set_personal_identity_code(hash);
+    }
+    const std::string prefix = absl::StrCat("employees[", i, "]");
+    auto reject = [&](const absl::Status& status) {
+      v1::Rejection* r = result.add_rejected();
+      r->set_index(i);
+      if (ValidateEmployeeNumber("", in.employee_number()).ok()) {
+        r->set_key(in.employee_number());
+      }
+      r->set_message(std::string(status.message()));
+    };
+    absl::StatusOr<ValidEmployee> employee = ValidateEmployee(in, prefix, options_.identity_key);
+    if (!employee.ok()) {
+      reject(employee.status());
+      continue;
+    }
+    auto [first, inserted] = index_of.emplace(in.employee_number(), i);
+    if (!inserted) {
+      reject(InvalidField(absl::StrCat(prefix, ".employee_number"),
+                          absl::StrCat(in.employee_number(),
+                                       " is repeated in this batch (first at"
+                                       " employees[",
+                                       first->second, "])")));
+      continue;
+    }
+    valid.push_back(*std::move(employee));
+  }
+  result.set_accepted(static_cast<int32_t>(valid.size()));
+  return pg::InTenantTransaction<v1::ImportEmployeesResponse>(
+      *pool_, call.tenant, Tx(call),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ImportEmployeesResponse> {
+        return pg::Idempotent<v1::ImportEmployeesResponse>(
+            tx, Key(call, req.request_id()), "ImportEmployees", fingerprinted,
+            [&]() -> absl::StatusOr<v1::ImportEmployeesResponse> {
+              if (!valid.empty()) {
+                std::vector<const ValidEmployee*> rows;
+                rows.reserve(valid.size());
+                for (const ValidEmployee& v : valid) rows.push_back(&v);
+                UpsertEmployees(tx, call.tenant, rows);
+              }
+              return result;
+            });
       });
 }
 
@@ -749,6 +890,79 @@ absl::StatusOr<v1::PayrollSettings> PayrollRepository::GetPayrollSettings(const 
 
 // --- pay items -----------------------------------------------------------------------------------
 
+namespace {
+
+// The employee numbers among `numbers` that name an employee.
+std::set<std::string> KnownEmployees(pqxx::work& tx, const std::string& tenant,
+                                     const std::set<std::string>& numbers) {
+  std::set<std::string> known;
+  for (const auto& r :
+       tx.exec_params("SELECT employee_number FROM employees WHERE tenant_id = $1 AND"
+                      " employee_number = ANY($2::text[])",
+                      tenant, pg::TextArray({numbers.begin(), numbers.end()}))) {
+    known.insert(r[0].as<std::string>());
+  }
+  return known;
+}
+
+// For each of `items` whose id is already stored: whether the stored item is the same item.
+std::map<std::string, bool> StoredItems(pqxx::work& tx, const std::string& tenant,
+                                        const std::vector<const v1::PayItem*>& items) {
+  std::map<std::string, const v1::PayItem*> by_id;
+  std::vector<std::string> ids;
+  for (const v1::PayItem* item : items) {
+    by_id[item->item_id()] = item;
+    ids.push_back(item->item_id());
+  }
+  std::map<std::string, bool> stored;
+  for (const auto& r : tx.exec_params(
+           "SELECT item_id, employee_number, period, kind, quantity_centi, unit_rate_minor,"
+           " amount_minor, description FROM pay_items WHERE tenant_id = $1 AND"
+           " item_id = ANY($2::text[])",
+           tenant, pg::TextArray(ids))) {
+    const std::string id = r[0].as<std::string>();
+    const v1::PayItem& item = *by_id.at(id);
+    stored[id] = r[1].as<std::string>() == item.employee_number() &&
+                 r[2].as<std::string>() == item.period() &&
+                 r[3].as<int>() == static_cast<int>(item.kind()) &&
+                 r[4].as<int64_t>() == item.quantity_centi() &&
+                 r[5].as<int64_t>() == item.unit_rate_minor() &&
+                 r[6].as<int64_t>() == item.amount_minor() &&
+                 r[7].as<std::string>() == item.description();
+  }
+  return stored;
+}
+
+// Inserts `items` (distinct ids) in one statement, skipping ids already stored; the number
+// inserted.
+int InsertPayItems(pqxx::work& tx, const std::string& tenant,
+                   const std::vector<const v1::PayItem*>& items) {
+  std::vector<std::string> item_ids, employees, periods, descriptions;
+  std::vector<int64_t> kinds, quantities, rates, amounts;
+  for (const v1::PayItem* item : items) {
+    item_ids.push_back(item->item_id());
+    employees.push_back(item->employee_number());
+    periods.push_back(item->period());
+    descriptions.push_back(item->description());
+    kinds.push_back(static_cast<int64_t>(item->kind()));
+    quantities.push_back(item->quantity_centi());
+    rates.push_back(item->unit_rate_minor());
+    amounts.push_back(item->amount_minor());
+  }
+  pqxx::result inserted = tx.exec_params(
+      "INSERT INTO pay_items (tenant_id, item_id, employee_number, period, kind,"
+      " quantity_centi, unit_rate_minor, amount_minor, description)"
+      " SELECT $1, u.* FROM unnest($2::text[], $3::text[], $4::text[], $5::int[],"
+      " $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])"
+      " AS u ON CONFLICT (tenant_id, item_id) DO NOTHING RETURNING item_id",
+      tenant, pg::TextArray(item_ids), pg::TextArray(employees), pg::TextArray(periods),
+      pg::Int64Array(kinds), pg::Int64Array(quantities), pg::Int64Array(rates),
+      pg::Int64Array(amounts), pg::TextArray(descriptions));
+  return static_cast<int>(inserted.size());
+}
+
+}  // namespace
+
 absl::StatusOr<v1::AddPayItemsResponse> PayrollRepository::AddPayItems(
     const CallContext& call, const v1::AddPayItemsRequest& req) {
   RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
@@ -772,19 +986,12 @@ absl::StatusOr<v1::AddPayItemsResponse> PayrollRepository::AddPayItems(
             tx, Key(call, req.request_id()), "AddPayItems", req,
             [&]() -> absl::StatusOr<v1::AddPayItemsResponse> {
               std::set<std::string> numbers;
+              std::vector<const v1::PayItem*> items;
               for (const v1::PayItem& item : req.items()) {
                 numbers.insert(item.employee_number());
+                items.push_back(&item);
               }
-              std::set<std::string> known;
-              for (const auto& r :
-                   tx.exec_params("SELECT employee_number FROM employees WHERE tenant_id = $1 AND"
-                                  " employee_number = ANY($2::text[])",
-                                  call.tenant, pg::TextArray({numbers.begin(), numbers.end()}))) {
-                known.insert(r[0].as<std::string>());
-              }
-              std::map<std::string, int> index_of;
-              std::vector<std::string> item_ids, employees, periods, descriptions;
-              std::vector<int64_t> kinds, quantities, rates, amounts;
+              const std::set<std::string> known = KnownEmployees(tx, call.tenant, numbers);
               for (int i = 0; i < req.items_size(); ++i) {
                 const v1::PayItem& item = req.items(i);
                 if (!known.contains(item.employee_number())) {
@@ -792,47 +999,102 @@ absl::StatusOr<v1::AddPayItemsResponse> PayrollRepository::AddPayItems(
                                                           "].employee_number: employee ",
                                                           item.employee_number(), " not found"));
                 }
-                index_of[item.item_id()] = i;
-                item_ids.push_back(item.item_id());
-                employees.push_back(item.employee_number());
-                periods.push_back(item.period());
-                descriptions.push_back(item.description());
-                kinds.push_back(static_cast<int64_t>(item.kind()));
-                quantities.push_back(item.quantity_centi());
-                rates.push_back(item.unit_rate_minor());
-                amounts.push_back(item.amount_minor());
               }
               // An item id already used (by another request) must carry the same item.
-              for (const auto& r :
-                   tx.exec_params("SELECT item_id, employee_number, period, kind, quantity_centi,"
-                                  " unit_rate_minor, amount_minor, description FROM pay_items"
-                                  " WHERE tenant_id = $1 AND item_id = ANY($2::text[])",
-                                  call.tenant, pg::TextArray(item_ids))) {
-                const int i = index_of.at(r[0].as<std::string>());
-                const v1::PayItem& item = req.items(i);
-                if (r[1].as<std::string>() != item.employee_number() ||
-                    r[2].as<std::string>() != item.period() ||
-                    r[3].as<int>() != static_cast<int>(item.kind()) ||
-                    r[4].as<int64_t>() != item.quantity_centi() ||
-                    r[5].as<int64_t>() != item.unit_rate_minor() ||
-                    r[6].as<int64_t>() != item.amount_minor() ||
-                    r[7].as<std::string>() != item.description()) {
+              const std::map<std::string, bool> stored = StoredItems(tx, call.tenant, items);
+              for (int i = 0; i < req.items_size(); ++i) {
+                auto it = stored.find(req.items(i).item_id());
+                if (it != stored.end() && !it->second) {
                   return absl::AlreadyExistsError(
-                      absl::StrCat("items[", i, "].item_id: ", item.item_id(),
+                      absl::StrCat("items[", i, "].item_id: ", req.items(i).item_id(),
                                    " already names a different pay item"));
                 }
               }
-              pqxx::result inserted = tx.exec_params(
-                  "INSERT INTO pay_items (tenant_id, item_id, employee_number, period, kind,"
-                  " quantity_centi, unit_rate_minor, amount_minor, description)"
-                  " SELECT $1, u.* FROM unnest($2::text[], $3::text[], $4::text[], $5::int[],"
-                  " $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])"
-                  " AS u ON CONFLICT (tenant_id, item_id) DO NOTHING RETURNING item_id",
-                  call.tenant, pg::TextArray(item_ids), pg::TextArray(employees),
-                  pg::TextArray(periods), pg::Int64Array(kinds), pg::Int64Array(quantities),
-                  pg::Int64Array(rates), pg::Int64Array(amounts), pg::TextArray(descriptions));
               v1::AddPayItemsResponse resp;
-              resp.set_added(static_cast<int32_t>(inserted.size()));
+              resp.set_added(InsertPayItems(tx, call.tenant, items));
+              return resp;
+            });
+      });
+}
+
+absl::StatusOr<v1::ImportPayItemsResponse> PayrollRepository::ImportPayItemsBatch(
+    const CallContext& call, const v1::ImportPayItemsRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  if (req.items_size() > kMaxItemsPerRequest) {
+    return InvalidField("items", absl::StrCat("at most ", kMaxItemsPerRequest, " per batch"));
+  }
+  struct Rejected {
+    int index;
+    std::string message;
+  };
+  auto key_of = [&](int i) {
+    const std::string& id = req.items(i).item_id();
+    return IsValidCode(id, 100) ? id : std::string();
+  };
+  // Checks that need no database.
+  std::vector<Rejected> invalid;
+  std::vector<int> candidates;
+  std::map<std::string, int> index_of;
+  for (int i = 0; i < req.items_size(); ++i) {
+    const v1::PayItem& item = req.items(i);
+    const std::string prefix = absl::StrCat("items[", i, "]");
+    if (absl::Status status = ValidatePayItem(item, prefix); !status.ok()) {
+      invalid.push_back({i, std::string(status.message())});
+      continue;
+    }
+    auto [first, inserted] = index_of.emplace(item.item_id(), i);
+    if (!inserted) {
+      invalid.push_back(
+          {i, absl::StrCat(prefix, ".item_id: ", item.item_id(),
+                           " is repeated in this batch (first at items[", first->second, "])")});
+      continue;
+    }
+    candidates.push_back(i);
+  }
+  return pg::InTenantTransaction<v1::ImportPayItemsResponse>(
+      *pool_, call.tenant, Tx(call),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ImportPayItemsResponse> {
+        return pg::Idempotent<v1::ImportPayItemsResponse>(
+            tx, Key(call, req.request_id()), "ImportPayItems", req,
+            [&]() -> absl::StatusOr<v1::ImportPayItemsResponse> {
+              std::vector<Rejected> rejected = invalid;
+              std::set<std::string> numbers;
+              std::vector<const v1::PayItem*> items;
+              for (int i : candidates) {
+                numbers.insert(req.items(i).employee_number());
+                items.push_back(&req.items(i));
+              }
+              const std::set<std::string> known = KnownEmployees(tx, call.tenant, numbers);
+              const std::map<std::string, bool> stored = StoredItems(tx, call.tenant, items);
+              std::vector<const v1::PayItem*> accepted;
+              for (int i : candidates) {
+                const v1::PayItem& item = req.items(i);
+                if (!known.contains(item.employee_number())) {
+                  rejected.push_back({i, absl::StrCat("items[", i, "].employee_number: employee ",
+                                                      item.employee_number(), " not found")});
+                  continue;
+                }
+                auto it = stored.find(item.item_id());
+                if (it != stored.end() && !it->second) {
+                  rejected.push_back({i, absl::StrCat("items[", i, "].item_id: ", item.item_id(),
+                                                      " already names a different pay item")});
+                  continue;
+                }
+                accepted.push_back(&item);
+              }
+              if (!accepted.empty()) {
+                InsertPayItems(tx, call.tenant, accepted);
+              }
+              std::sort(rejected.begin(), rejected.end(),
+                        [](const Rejected& a, const Rejected& b) { return a.index < b.index; });
+              v1::ImportPayItemsResponse resp;
+              resp.set_accepted(static_cast<int32_t>(accepted.size()));
+              for (const Rejected& r : rejected) {
+                v1::Rejection* out = resp.add_rejected();
+                out->set_index(r.index);
+                out->set_key(key_of(r.index));
+                out->set_message(r.message);
+              }
               return resp;
             });
       });
@@ -937,8 +1199,9 @@ int64_t MonthlySalaryFor(const v1::Employment& job, absl::CivilMonth period) {
 
 }  // namespace
 
-absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(
-    const CallContext& call, const v1::CalculatePayRunRequest& req) {
+absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(const CallContext& call,
+                                                              const v1::CalculatePayRunRequest& req,
+                                                              const ProgressCallback& progress) {
   RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
   return pg::InTenantTransaction<v1::PayRun>(
       *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::PayRun> {
@@ -1052,7 +1315,15 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(
               std::vector<int64_t> taxable, net;
               std::vector<std::string> used_items;
               int index = 0;
+              const int total = static_cast<int>(facts.size());
+              auto report = [&](int done) {
+                if (progress) progress(done, total);
+              };
+              report(0);
               for (auto& [number, f] : facts) {
+                if (index > 0 && index % kProgressEvery == 0) {
+                  report(index);
+                }
                 const v1::Employment& job = f.employee.employment();
                 PayslipInput input;
                 input.payment_date = payment;
@@ -1125,6 +1396,7 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(
                     pg::Int64Array({net.begin() + from, net.begin() + to}),
                     pg::TextArray({blobs.begin() + from, blobs.begin() + to}));
               }
+              report(total);
               SetFigures(result.mutable_totals(), totals, payslips);
               for (const std::string& v : versions) result.add_rate_table_versions(v);
               for (const std::string& p : provisional) result.add_provisional_rates_used(p);
@@ -1205,6 +1477,47 @@ absl::StatusOr<v1::ListPayslipsResponse> PayrollRepository::ListPayslips(
           resp.set_next_page_token(resp.payslips(limit - 1).employee_number());
         }
         return resp;
+      });
+}
+
+absl::StatusOr<std::vector<v1::Payslip>> PayrollRepository::PayslipsToRender(
+    const CallContext& call, const v1::RenderPayslipsRequest& req) {
+  if (!req.employee_number().empty()) {
+    RETURN_IF_ERROR(ValidateEmployeeNumber("employee_number", req.employee_number()));
+  }
+  return pg::InTenantTransaction<std::vector<v1::Payslip>>(
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::Payslip>> {
+        ASSIGN_OR_RETURN(v1::PayRun run, LoadPayRun(tx, call.tenant, req.pay_run_id(), false));
+        if (run.status() == v1::PAY_RUN_STATUS_DRAFT ||
+            run.status() == v1::PAY_RUN_STATUS_CANCELLED) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " is ",
+                           v1::PayRunStatus_Name(run.status()), " and has no payslips"));
+        }
+        pqxx::result r = tx.exec_params(
+            "SELECT encode(payslip, 'hex') FROM payslips WHERE tenant_id = $1 AND"
+            " pay_run_id = $2 AND ($3 = '' OR employee_number = $3) ORDER BY employee_number"
+            " LIMIT $4",
+            call.tenant, run.pay_run_id(), req.employee_number(), kMaxRenderedPayslips + 1);
+        if (static_cast<int>(r.size()) > kMaxRenderedPayslips) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "pay_run_id: pay run ", run.pay_run_id(), " has more than ", kMaxRenderedPayslips,
+              " payslips; render them one employee at a time (employee_number) or read them with"
+              " ListPayslips"));
+        }
+        if (r.empty() && !req.employee_number().empty()) {
+          return absl::NotFoundError(absl::StrCat("employee_number: employee ",
+                                                  req.employee_number(), " has no payslip in ",
+                                                  run.pay_run_id()));
+        }
+        std::vector<v1::Payslip> slips(r.size());
+        for (size_t i = 0; i < r.size(); ++i) {
+          if (!slips[i].ParseFromString(absl::HexStringToBytes(r[i][0].as<std::string>()))) {
+            return absl::InternalError("a stored payslip does not parse");
+          }
+        }
+        return slips;
       });
 }
 
@@ -1399,6 +1712,7 @@ absl::StatusOr<v1::PaymentFile> PayrollRepository::GetPaymentFile(
                            .business_id = settings.debtor_business_id()};
         transfer.requested_execution_date = *ParseDate("payment_date", run.payment_date());
         int64_t sum = 0;
+        int position = 0;
         for (const auto& r : tx.exec_params(
                  "SELECT s.employee_number, s.net_pay_minor, e.first_name, e.last_name, e.iban,"
                  " e.bic FROM payslips s JOIN employees e ON e.tenant_id = s.tenant_id AND"
@@ -1406,10 +1720,18 @@ absl::StatusOr<v1::PaymentFile> PayrollRepository::GetPaymentFile(
                  " s.pay_run_id = $2 AND s.net_pay_minor > 0 ORDER BY s.employee_number",
                  call.tenant, run.pay_run_id())) {
           SepaPayment p;
-          p.end_to_end_id =
-              absl::StrCat(run.pay_run_id(), "-", r[0].as<std::string>()).substr(0, 35);
+          // See GetPaymentFile in the header: valid, unique and stable, unlike the employee number.
+          p.end_to_end_id = absl::StrCat(run.pay_run_id(), "-", ++position);
           p.amount_cents = r[1].as<int64_t>();
-          p.creditor_name = absl::StrCat(r[2].as<std::string>(), " ", r[3].as<std::string>());
+          const std::string first_name = r[2].as<std::string>();
+          const std::string last_name = r[3].as<std::string>();
+          if (!ValidateNameForSepa("employee", first_name, last_name).ok()) {
+            // Stored before names were checked for the bank file at input.
+            return absl::FailedPreconditionError(absl::StrCat(
+                "employee ", r[0].as<std::string>(),
+                ": the name cannot be carried by the bank file; correct it (UpsertEmployee)"));
+          }
+          p.creditor_name = absl::StrCat(first_name, " ", last_name);
           p.creditor_iban = r[4].as<std::string>();
           p.creditor_bic = r[5].as<std::string>();
           p.remittance_information = absl::StrCat("Palkka ", run.period());
@@ -1427,6 +1749,25 @@ absl::StatusOr<v1::PaymentFile> PayrollRepository::GetPaymentFile(
         file.set_transactions(static_cast<int32_t>(transfer.payments.size()));
         file.set_control_sum_minor(sum);
         return file;
+      });
+}
+
+absl::StatusOr<std::vector<v1::PayRunTotals>> PayrollRepository::TotalsAfter(
+    const CallContext& call, int64_t after_sequence, int limit) {
+  return pg::InTenantTransaction<std::vector<v1::PayRunTotals>>(
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::PayRunTotals>> {
+        std::vector<v1::PayRunTotals> out;
+        for (const auto& r :
+             tx.exec_params("SELECT encode(totals, 'hex') FROM totals_feed WHERE tenant_id = $1 AND"
+                            " sequence > $2 ORDER BY sequence LIMIT $3",
+                            call.tenant, after_sequence, limit)) {
+          v1::PayRunTotals& totals = out.emplace_back();
+          if (!totals.ParseFromString(absl::HexStringToBytes(r[0].as<std::string>()))) {
+            return absl::InternalError("a stored totals feed entry does not parse");
+          }
+        }
+        return out;
       });
 }
 

@@ -41,6 +41,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "libs/metrics/registry_for_test.h"
@@ -50,6 +52,7 @@
 #include "libs/server/worker_pool.h"
 #include "libs/status/status.h"
 #include "libs/testing/pg_fixture.h"
+#include "libs/testing/xml_schema.h"
 #include "services/ledger/group_commit.h"
 #include "services/ledger/ledger_migrations.h"
 #include "services/ledger/ledger_repository.h"
@@ -90,6 +93,9 @@ constexpr char kMarchPayday[] = "2026-03-31";
 constexpr char kApril[] = "2026-04";
 constexpr char kAprilPayday[] = "2026-04-30";
 constexpr char kMarchRun[] = "2026-03-1";
+constexpr char kAprilRun[] = "2026-04-1";
+// How often the watch streams poll here (the default is 200 ms).
+constexpr absl::Duration kWatchPollInterval = absl::Milliseconds(20);
 
 std::string CodeString(grpc::StatusCode code) {
   return CodeName(static_cast<absl::StatusCode>(code));
@@ -193,6 +199,37 @@ std::vector<v1::PayItem> MarchItems() {
       AmountItem("2026-03-E2002-deduction", kHourlyNumber, kMarch, v1::PAY_ITEM_KIND_DEDUCTION,
                  5000),  // 50.00 from net pay
   };
+}
+
+// A valid personal identity code for person `i`: born 1960-1968 (contribution ages 57-66 in March
+// 2026), check character by the mod-31 rule.
+std::string IdentityCode(int i) {
+  const int day = 1 + i % 28;
+  const int month = 1 + (i / 28) % 12;
+  const int year = 60 + (i / 336) % 9;
+  const int individual = 2 + i % 898;
+  int64_t n = 0;
+  REQUIRE(absl::SimpleAtoi(absl::StrFormat("%02d%02d%02d%03d", day, month, year, individual), &n));
+  constexpr char kCheck[] = "0123456789ABCDEFHJKLMNPRSTUVWXY";
+  return absl::StrFormat("%02d%02d%02d-%03d%c", day, month, year, individual, kCheck[n % 31]);
+}
+
+// A monthly Keva employee of cost centre KP100 earning 3 000.00, paid to the Keva employee's
+// account.
+v1::Employee MonthlyEmployee(const std::string& number, int person) {
+  v1::Employee e;
+  e.set_employee_number(number);
+  e.set_first_name("Testi");
+  e.set_last_name(absl::StrCat("Henkilö ", person));
+  e.set_personal_identity_code(IdentityCode(person));
+  e.set_iban(kKevaIban);
+  v1::Employment* job = e.mutable_employment();
+  job->set_start_date("2020-01-01");
+  job->set_cost_centre(kKevaCostCentre);
+  job->set_salary_basis(v1::SALARY_BASIS_MONTHLY);
+  job->set_monthly_salary_minor(300000);
+  job->set_pension_scheme(v1::PENSION_SCHEME_KEVA);
+  return e;
 }
 
 // --- expected figures ----------------------------------------------------------------------------
@@ -299,34 +336,9 @@ int64_t SumOfLines(const ledger_v1::Entry& entry) {
 
 // --- the SEPA file -------------------------------------------------------------------------------
 
-struct Validation {
-  int exit_code = -1;
-  std::string output;
-};
-
 // Runs xmllint against the published pain.001.001.03 schema on `xml`.
-Validation ValidateAgainstSchema(const std::string& xml) {
-  static std::atomic<int> counter{0};
-  const std::filesystem::path file =
-      std::filesystem::temp_directory_path() /
-      absl::StrCat("tahe_payroll_service_test_", getpid(), "_", counter++, ".xml");
-  {
-    std::ofstream out(file, std::ios::binary);
-    out << xml;
-  }
-  const std::string command =
-      absl::StrCat("xmllint --noout --schema '", TAHE_PAIN_001_XSD, "' '", file.string(), "' 2>&1");
-  Validation result;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) {
-    result.output.append(buffer, n);
-  }
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::filesystem::remove(file);
-  return result;
+testing::XmlValidation ValidateAgainstSchema(const std::string& xml) {
+  return testing::ValidateXml(xml, TAHE_PAIN_001_XSD);
 }
 
 // The texts of every <tag>text</tag> (or <tag attributes>text</tag>) in document order.
@@ -368,7 +380,8 @@ int64_t ParseCents(const std::string& amount) {
 struct Fixture {
   Fixture()
       : ledger_service(&ledger_repository, &committer, {&auth, &ledger_workers}, {}),
-        payroll_service(&repository, {&auth, &payroll_workers}, [this] { ++approvals_announced; }) {
+        payroll_service(&repository, {&auth, &payroll_workers}, [this] { ++approvals_announced; },
+                        {.watch_poll_interval = kWatchPollInterval}) {
     ledger_server = OrThrow(server::GrpcServer::Start(
         {.listen = "127.0.0.1:0", .services = {&ledger_service}, .metrics = &ledger_registry}));
     payroll_server = OrThrow(
@@ -382,6 +395,7 @@ struct Fixture {
   }
   ~Fixture() {
     relay.reset();
+    payroll_service.BeginShutdown();
     payroll_server->Shutdown(absl::Seconds(5));
     payroll_workers.Drain();
     ledger_service.BeginShutdown();
@@ -390,16 +404,48 @@ struct Fixture {
     ledger_workers.Drain();
   }
 
+  // The metadata the gateway sets, and a deadline.
+  static void Authorise(grpc::ClientContext& ctx, const std::string& tenant,
+                        std::chrono::seconds deadline = std::chrono::seconds(30)) {
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    ctx.AddMetadata(server::kInternalTokenHeader, kToken);
+    ctx.AddMetadata(server::kTenantHeader, tenant);
+    ctx.AddMetadata(server::kPrincipalHeader, "user:payroll-test");
+  }
+
   template <typename Stub, typename Req, typename Resp>
   static grpc::Status Invoke(Stub& stub,
                              grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
                              const Req& req, Resp* resp, const std::string& tenant) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    ctx.AddMetadata(server::kInternalTokenHeader, kToken);
-    ctx.AddMetadata(server::kTenantHeader, tenant);
-    ctx.AddMetadata(server::kPrincipalHeader, "user:payroll-test");
+    Authorise(ctx, tenant);
     return (stub.*method)(&ctx, req, resp);
+  }
+
+  // A client stream of `batches`, half-closed after the last; the call's status.
+  template <typename Req, typename Resp>
+  grpc::Status Stream(
+      std::unique_ptr<grpc::ClientWriter<Req>> (PayrollStub::*method)(grpc::ClientContext*, Resp*),
+      const std::vector<Req>& batches, Resp* resp, const std::string& tenant = kTenant) {
+    grpc::ClientContext ctx;
+    Authorise(ctx, tenant, std::chrono::seconds(120));
+    std::unique_ptr<grpc::ClientWriter<Req>> writer = (payroll.get()->*method)(&ctx, resp);
+    for (const Req& batch : batches) {
+      if (!writer->Write(batch)) {
+        break;  // the server ended the call; Finish says why
+      }
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  grpc::Status ImportEmployees(const std::vector<v1::ImportEmployeesRequest>& batches,
+                               v1::ImportEmployeesResponse* resp) {
+    return Stream(&PayrollStub::ImportEmployees, batches, resp);
+  }
+  grpc::Status ImportPayItems(const std::vector<v1::ImportPayItemsRequest>& batches,
+                              v1::ImportPayItemsResponse* resp) {
+    return Stream(&PayrollStub::ImportPayItems, batches, resp);
   }
 
   template <typename Req, typename Resp>
@@ -744,7 +790,7 @@ TEST_CASE("payroll: a full month is calculated, approved, posted once and paid",
   REQUIRE(file.content_type() == "application/xml");
   INFO("the schema must be at " << TAHE_PAIN_001_XSD);
   REQUIRE(std::filesystem::is_regular_file(TAHE_PAIN_001_XSD));
-  Validation validation = ValidateAgainstSchema(file.content());
+  testing::XmlValidation validation = ValidateAgainstSchema(file.content());
   INFO("xmllint: " << validation.output);
   REQUIRE(validation.exit_code == 0);
   std::vector<std::string> control_sums = ElementTexts(file.content(), "CtrlSum");
@@ -1245,6 +1291,621 @@ TEST_CASE("payroll: the personal identity code is never stored or returned", "[p
   REQUIRE(hashes[0][0].as<std::string>().size() == 64);
   REQUIRE(hashes[0][0].as<std::string>() != hashes[0][1].as<std::string>());
   REQUIRE(hashes[0][2].as<std::string>() == "1980-06-15");
+}
+
+// --- 7. bulk imports -----------------------------------------------------------------------------
+
+// The rejection's batch, index, key and message, for comparing lists.
+std::string Describe(const v1::Rejection& r) {
+  return absl::StrCat(r.batch(), "/", r.index(), "/", r.key(), "/", r.message());
+}
+
+// `r` is (batch, index, key) and its message starts with `field`.
+void RequireRejection(const v1::Rejection& r, int batch, int index, const std::string& key,
+                      const std::string& field) {
+  INFO("rejection " << Describe(r));
+  REQUIRE(r.batch() == batch);
+  REQUIRE(r.index() == index);
+  REQUIRE(r.key() == key);
+  REQUIRE(absl::StartsWith(r.message(), field + ": "));
+}
+
+TEST_CASE(
+    "payroll: ImportEmployees stores the valid employees of each batch, rejects the others "
+    "naming the field, and a replayed batch changes nothing",
+    "[payroll][pg]") {
+  Fixture f;
+  std::vector<v1::ImportEmployeesRequest> batches(2);
+  batches[0].set_request_id("import-employees-1");
+  batches[1].set_request_id("import-employees-2");
+  const std::string bad_code = "131052-308U";  // wrong check character
+  {
+    v1::ImportEmployeesRequest& b = batches[0];
+    v1::Employee with_project = MonthlyEmployee("E3001", 1);
+    (*with_project.mutable_employment()->mutable_dimensions())["project"] = "Koulu \"A\", 2026";
+    *b.add_employees() = with_project;
+    v1::Employee bad_iban = MonthlyEmployee("E3002", 2);
+    bad_iban.set_iban("FI2112345600000786");
+    *b.add_employees() = bad_iban;
+    *b.add_employees() = MonthlyEmployee("E3003", 3);
+    v1::Employee bad_hetu = MonthlyEmployee("E3004", 4);
+    bad_hetu.set_personal_identity_code(bad_code);
+    *b.add_employees() = bad_hetu;
+  }
+  {
+    v1::ImportEmployeesRequest& b = batches[1];
+    *b.add_employees() = MonthlyEmployee("E3005", 5);
+    *b.add_employees() = MonthlyEmployee("E3005", 6);  // the same number again
+    v1::Employee no_cost_centre = MonthlyEmployee("E3007", 7);
+    no_cost_centre.mutable_employment()->clear_cost_centre();
+    *b.add_employees() = no_cost_centre;
+    v1::Employee unpayable = MonthlyEmployee("E3008", 8);
+    unpayable.set_last_name("Virtanen \U0001F600");  // an emoji: not in the bank file's set
+    *b.add_employees() = unpayable;
+    v1::Employee bad_number = MonthlyEmployee("-E3009", 9);
+    *b.add_employees() = bad_number;
+  }
+  v1::ImportEmployeesResponse resp;
+  REQUIRE_CODE(f.ImportEmployees(batches, &resp), grpc::StatusCode::OK);
+  INFO("response: " << resp.ShortDebugString());
+  REQUIRE(resp.accepted() == 3);
+  REQUIRE(resp.rejected_size() == 6);
+  RequireRejection(resp.rejected(0), 0, 1, "E3002", "employees[1].iban");
+  RequireRejection(resp.rejected(1), 0, 3, "E3004", "employees[3].personal_identity_code");
+  RequireRejection(resp.rejected(2), 1, 1, "E3005", "employees[1].employee_number");
+  RequireRejection(resp.rejected(3), 1, 2, "E3007", "employees[2].employment.cost_centre");
+  RequireRejection(resp.rejected(4), 1, 3, "E3008", "employees[3].last_name");
+  RequireRejection(resp.rejected(5), 1, 4, "", "employees[4].employee_number");
+  // No identity code, nor the IBAN refused, comes back.
+  const std::string wire = resp.SerializeAsString();
+  REQUIRE(!absl::StrContains(wire, "131052"));
+  REQUIRE(!absl::StrContains(wire, "308U"));
+  REQUIRE(!absl::StrContains(wire, "FI2112345600000786"));
+  for (int person : {1, 3, 5}) {
+    REQUIRE(!absl::StrContains(wire, IdentityCode(person)));
+  }
+
+  // The valid ones are stored as UpsertEmployee stores them; the invalid ones are not.
+  v1::ListEmployeesResponse list =
+      f.PayrollOk(&PayrollStub::ListEmployees, v1::ListEmployeesRequest());
+  std::vector<std::string> numbers;
+  for (const v1::Employee& e : list.employees()) {
+    numbers.push_back(e.employee_number());
+    REQUIRE(e.personal_identity_code().empty());
+  }
+  REQUIRE(numbers == std::vector<std::string>{"E3001", "E3003", "E3005"});
+  v1::GetEmployeeRequest get;
+  get.set_employee_number("E3005");
+  v1::Employee stored = f.PayrollOk(&PayrollStub::GetEmployee, get);
+  REQUIRE(stored.last_name() == "Henkilö 5");
+  REQUIRE(stored.birth_date() == "1960-01-06");  // person 5: 06.01.60
+  REQUIRE(stored.employment().monthly_salary_minor() == 300000);
+  get.set_employee_number("E3001");
+  REQUIRE(f.PayrollOk(&PayrollStub::GetEmployee, get).employment().dimensions().at("project") ==
+          "Koulu \"A\", 2026");
+  get.set_employee_number("E3005");
+  REQUIRE(f.OwnerCount("SELECT count(*) FROM employees WHERE identity_hash ~ '^[0-9a-f]{64}$'") ==
+          3);
+
+  // E3005 is changed by hand; then the whole stream is sent again, as a client does after a
+  // broken connection. The replayed batches return their first results and write nothing: the
+  // change by hand stays.
+  v1::Employee raised = MonthlyEmployee("E3005", 5);
+  raised.mutable_employment()->set_monthly_salary_minor(320000);
+  f.UpsertEmployee("raise-e3005", raised);
+  const std::map<std::string, int64_t> rows = f.RowCounts();
+  const std::string updated_at =
+      f.AsOwner("SELECT updated_at::text FROM employees WHERE employee_number = 'E3005'")[0][0]
+          .as<std::string>();
+  v1::ImportEmployeesResponse again;
+  REQUIRE_CODE(f.ImportEmployees(batches, &again), grpc::StatusCode::OK);
+  REQUIRE(again.DebugString() == resp.DebugString());
+  REQUIRE(f.RowCounts() == rows);
+  REQUIRE(f.PayrollOk(&PayrollStub::GetEmployee, get).employment().monthly_salary_minor() ==
+          320000);
+  REQUIRE(f.AsOwner("SELECT updated_at::text FROM employees WHERE employee_number = 'E3005'")[0][0]
+              .as<std::string>() == updated_at);
+  // Alone, the second batch is batch 0 of its stream.
+  v1::ImportEmployeesResponse second_only;
+  REQUIRE_CODE(f.ImportEmployees({batches[1]}, &second_only), grpc::StatusCode::OK);
+  REQUIRE(second_only.accepted() == 1);
+  REQUIRE(second_only.rejected_size() == 4);
+  RequireRejection(second_only.rejected(0), 0, 1, "E3005", "employees[1].employee_number");
+
+  // A request id reused for another batch ends the stream naming the batch; the batch before it
+  // is committed.
+  std::vector<v1::ImportEmployeesRequest> conflicting(2);
+  conflicting[0].set_request_id("import-employees-3");
+  *conflicting[0].add_employees() = MonthlyEmployee("E3010", 10);
+  conflicting[1] = batches[0];
+  conflicting[1].mutable_employees(0)->set_first_name("Toinen");
+  v1::ImportEmployeesResponse refused;
+  REQUIRE_REFUSED(f.ImportEmployees(conflicting, &refused), grpc::StatusCode::ALREADY_EXISTS,
+                  "batch 1: request_id");
+  get.set_employee_number("E3010");
+  REQUIRE(f.PayrollOk(&PayrollStub::GetEmployee, get).first_name() == "Testi");
+  get.set_employee_number("E3001");
+  REQUIRE(f.PayrollOk(&PayrollStub::GetEmployee, get).first_name() == "Testi");
+
+  // A batch without a request id is refused as a whole.
+  v1::ImportEmployeesRequest anonymous;
+  *anonymous.add_employees() = MonthlyEmployee("E3011", 11);
+  REQUIRE_REFUSED(f.ImportEmployees({anonymous}, &refused), grpc::StatusCode::INVALID_ARGUMENT,
+                  "batch 0: request_id");
+  get.set_employee_number("E3011");
+  v1::Employee missing;
+  REQUIRE_CODE(f.Payroll(&PayrollStub::GetEmployee, get, &missing), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_CASE(
+    "payroll: ImportPayItems stores the valid items of each batch and rejects the others, an "
+    "unknown employee included, naming the field",
+    "[payroll][pg]") {
+  Fixture f;
+  f.SetUpPayroll();
+  std::vector<v1::ImportPayItemsRequest> batches(2);
+  batches[0].set_request_id("import-items-1");
+  batches[1].set_request_id("import-items-2");
+  const v1::PayItem phone =
+      AmountItem("tt-phone-e1001", kKevaNumber, kMarch, v1::PAY_ITEM_KIND_PHONE_BENEFIT, 2000);
+  {
+    v1::ImportPayItemsRequest& b = batches[0];
+    *b.add_items() = QuantityItem("tt-hours-e2002", kHourlyNumber, kMarch,
+                                  v1::PAY_ITEM_KIND_HOURLY_WORK, 15000, 2000);
+    *b.add_items() =
+        AmountItem("tt-unknown", "E9999", kMarch, v1::PAY_ITEM_KIND_EVENING_SUPPLEMENT, 1000);
+    *b.add_items() =
+        AmountItem("tt-ot-e2002", kHourlyNumber, kMarch, v1::PAY_ITEM_KIND_OVERTIME_50, 30000);
+    *b.add_items() = phone;
+  }
+  {
+    v1::ImportPayItemsRequest& b = batches[1];
+    *b.add_items() = AmountItem("tt-evening-e2002", kHourlyNumber, kMarch,
+                                v1::PAY_ITEM_KIND_EVENING_SUPPLEMENT, 4500);
+    *b.add_items() = AmountItem("tt-evening-e2002", kHourlyNumber, kMarch,
+                                v1::PAY_ITEM_KIND_EVENING_SUPPLEMENT, 4600);
+    *b.add_items() = QuantityItem("tt-hours-e2002", kHourlyNumber, kMarch,
+                                  v1::PAY_ITEM_KIND_HOURLY_WORK, 16000, 2000);  // another item
+    *b.add_items() = phone;  // the same item again: accepted, stored once
+    *b.add_items() =
+        AmountItem("tt-period", kKevaNumber, "2026-13", v1::PAY_ITEM_KIND_PHONE_BENEFIT, 2000);
+  }
+  v1::ImportPayItemsResponse resp;
+  REQUIRE_CODE(f.ImportPayItems(batches, &resp), grpc::StatusCode::OK);
+  INFO("response: " << resp.ShortDebugString());
+  REQUIRE(resp.accepted() == 4);
+  REQUIRE(resp.rejected_size() == 5);
+  RequireRejection(resp.rejected(0), 0, 1, "tt-unknown", "items[1].employee_number");
+  REQUIRE(absl::StrContains(resp.rejected(0).message(), "E9999 not found"));
+  RequireRejection(resp.rejected(1), 0, 2, "tt-ot-e2002", "items[2].quantity_centi");
+  RequireRejection(resp.rejected(2), 1, 1, "tt-evening-e2002", "items[1].item_id");
+  RequireRejection(resp.rejected(3), 1, 2, "tt-hours-e2002", "items[2].item_id");
+  REQUIRE(absl::StrContains(resp.rejected(3).message(), "already names a different pay item"));
+  RequireRejection(resp.rejected(4), 1, 4, "tt-period", "items[4].period");
+
+  v1::ListPayItemsResponse items =
+      f.PayrollOk(&PayrollStub::ListPayItems, v1::ListPayItemsRequest());
+  std::map<std::string, v1::PayItem> by_id;
+  for (const v1::PayItem& item : items.items()) {
+    by_id[item.item_id()] = item;
+  }
+  REQUIRE(by_id.size() == 3);
+  REQUIRE(by_id.at("tt-hours-e2002").quantity_centi() == 15000);  // the first one stands
+  REQUIRE(by_id.at("tt-evening-e2002").amount_minor() == 4500);
+  REQUIRE(by_id.at("tt-phone-e1001").amount_minor() == 2000);
+
+  // Replayed: the same answer, nothing written.
+  const std::map<std::string, int64_t> rows = f.RowCounts();
+  v1::ImportPayItemsResponse again;
+  REQUIRE_CODE(f.ImportPayItems(batches, &again), grpc::StatusCode::OK);
+  REQUIRE(again.DebugString() == resp.DebugString());
+  REQUIRE(f.RowCounts() == rows);
+
+  // The imported items are paid like added ones: E2002's March is 150 h x 20.00 + 45.00.
+  f.CreateRun("create-march", kMarch, kMarchPayday);
+  v1::PayRun run = f.Calculate("calculate-march", kMarchRun);
+  REQUIRE(SlipOf(f.Payslips(kMarchRun), kHourlyNumber).figures().gross_cash_minor() == 304500);
+  REQUIRE(run.totals().benefits_in_kind_minor() == 2000);
+}
+
+// --- 8. watching a pay run and the totals feed ---------------------------------------------------
+
+// Every message of a server stream until it ends, and its status.
+template <typename Message>
+grpc::Status ReadAll(grpc::ClientReader<Message>& reader, std::vector<Message>& out) {
+  Message m;
+  while (reader.Read(&m)) {
+    out.push_back(m);
+  }
+  return reader.Finish();
+}
+
+TEST_CASE(
+    "payroll: WatchPayRun reports a calculation of 3 000 employees as it goes, ends when it is "
+    "calculated, and follows an approved run until it is posted",
+    "[payroll][pg]") {
+  Fixture f;
+  f.SetUpLedger();
+  constexpr int kEmployees = 3000;
+  std::vector<v1::ImportEmployeesRequest> batches(3);
+  for (int i = 0; i < kEmployees; ++i) {
+    v1::ImportEmployeesRequest& batch = batches[i / 1000];
+    batch.set_request_id(absl::StrCat("import-", i / 1000));
+    *batch.add_employees() = MonthlyEmployee(absl::StrFormat("W%04d", i), i);
+  }
+  v1::ImportEmployeesResponse imported;
+  REQUIRE_CODE(f.ImportEmployees(batches, &imported), grpc::StatusCode::OK);
+  INFO("import: " << imported.ShortDebugString().substr(0, 2000));
+  REQUIRE(imported.accepted() == kEmployees);
+  REQUIRE(imported.rejected().empty());
+  f.CreateRun("create-march", kMarch, kMarchPayday);
+
+  v1::WatchPayRunRequest watch;
+  watch.set_pay_run_id(kMarchRun);
+  std::vector<v1::PayRunProgress> updates;
+  grpc::Status watched;
+  {
+    grpc::ClientContext ctx;
+    Fixture::Authorise(ctx, kTenant, std::chrono::seconds(120));
+    std::unique_ptr<grpc::ClientReader<v1::PayRunProgress>> reader =
+        f.payroll->WatchPayRun(&ctx, watch);
+    // The first message is the run as it is: the watch is under way before the calculation.
+    v1::PayRunProgress first;
+    REQUIRE(reader->Read(&first));
+    REQUIRE(first.status() == v1::PAY_RUN_STATUS_DRAFT);
+    REQUIRE(first.message() == "not calculated yet");
+    v1::PayRun calculated = f.Calculate("calculate-march", kMarchRun);
+    REQUIRE(calculated.totals().payslips() == kEmployees);
+    watched = ReadAll(*reader, updates);
+  }
+  REQUIRE_CODE(watched, grpc::StatusCode::OK);
+  REQUIRE(updates.size() >= 2);
+  std::string log;
+  for (const v1::PayRunProgress& u : updates) {
+    absl::StrAppend(&log, u.ShortDebugString(), "\n");
+  }
+  INFO("updates:\n" << log);
+  int intermediate = 0;
+  int last_done = -1;
+  for (size_t i = 0; i + 1 < updates.size(); ++i) {
+    const v1::PayRunProgress& u = updates[i];
+    REQUIRE(u.status() == v1::PAY_RUN_STATUS_DRAFT);
+    REQUIRE(u.payslips_total() == kEmployees);
+    REQUIRE(u.payslips_done() >= last_done);
+    REQUIRE(u.payslips_done() % 1000 == 0);
+    last_done = u.payslips_done();
+    if (u.payslips_done() > 0 && u.payslips_done() < u.payslips_total()) {
+      ++intermediate;
+    }
+  }
+  REQUIRE(intermediate >= 1);
+  const v1::PayRunProgress& final_update = updates.back();
+  REQUIRE(final_update.status() == v1::PAY_RUN_STATUS_CALCULATED);
+  REQUIRE(final_update.payslips_done() == kEmployees);
+  REQUIRE(final_update.payslips_total() == kEmployees);
+  REQUIRE(final_update.message() == "calculated: 3000 payslips");
+
+  // A watch of the calculated run shows its state and ends.
+  {
+    grpc::ClientContext ctx;
+    Fixture::Authorise(ctx, kTenant);
+    std::unique_ptr<grpc::ClientReader<v1::PayRunProgress>> reader =
+        f.payroll->WatchPayRun(&ctx, watch);
+    std::vector<v1::PayRunProgress> states;
+    REQUIRE_CODE(ReadAll(*reader, states), grpc::StatusCode::OK);
+    REQUIRE(states.size() == 1);
+    REQUIRE(states[0].DebugString() == final_update.DebugString());
+  }
+
+  // A watch of an approved run lasts until the ledger has taken the posting.
+  v1::PayRun approved;
+  REQUIRE_CODE(f.Approve("approve-march", kMarchRun, &approved), grpc::StatusCode::OK);
+  {
+    grpc::ClientContext ctx;
+    Fixture::Authorise(ctx, kTenant);
+    std::unique_ptr<grpc::ClientReader<v1::PayRunProgress>> reader =
+        f.payroll->WatchPayRun(&ctx, watch);
+    v1::PayRunProgress state;
+    REQUIRE(reader->Read(&state));
+    REQUIRE(state.status() == v1::PAY_RUN_STATUS_APPROVED);
+    REQUIRE(f.relay->DeliverDue() == 1);
+    std::vector<v1::PayRunProgress> rest;
+    REQUIRE_CODE(ReadAll(*reader, rest), grpc::StatusCode::OK);
+    REQUIRE(!rest.empty());
+    REQUIRE(rest.back().status() == v1::PAY_RUN_STATUS_POSTED);
+    REQUIRE(rest.back().payslips_done() == kEmployees);
+    REQUIRE(absl::StartsWith(rest.back().message(), "posted to the ledger as entry "));
+  }
+
+  // Another tenant's run of the same id does not exist for this watch; nor does an unknown run.
+  for (const auto& [tenant, run_id] : std::vector<std::pair<std::string, std::string>>{
+           {kOtherTenant, kMarchRun}, {kTenant, "2026-03-9"}}) {
+    grpc::ClientContext ctx;
+    Fixture::Authorise(ctx, tenant);
+    v1::WatchPayRunRequest other;
+    other.set_pay_run_id(run_id);
+    std::unique_ptr<grpc::ClientReader<v1::PayRunProgress>> reader =
+        f.payroll->WatchPayRun(&ctx, other);
+    std::vector<v1::PayRunProgress> none;
+    REQUIRE_CODE(ReadAll(*reader, none), grpc::StatusCode::NOT_FOUND);
+    REQUIRE(none.empty());
+  }
+}
+
+TEST_CASE(
+    "payroll: WatchPayRunTotals streams the totals of runs approved while it is open, in "
+    "sequence, to the approving tenant only",
+    "[payroll][pg]") {
+  Fixture f;
+  f.SetUpPayroll();
+  REQUIRE(f.AddItems("march-items", MarchItems()) == 5);
+  f.CreateRun("create-march", kMarch, kMarchPayday);
+  f.Calculate("calculate-march", kMarchRun);
+
+  grpc::ClientContext ctx;
+  Fixture::Authorise(ctx, kTenant, std::chrono::seconds(60));
+  std::unique_ptr<grpc::ClientReader<v1::PayRunTotals>> reader =
+      f.payroll->WatchPayRunTotals(&ctx, v1::WatchPayRunTotalsRequest());
+
+  v1::PayRun march;
+  REQUIRE_CODE(f.Approve("approve-march", kMarchRun, &march), grpc::StatusCode::OK);
+  v1::PayRunTotals first;
+  REQUIRE(reader->Read(&first));
+  INFO("first: " << first.ShortDebugString());
+  REQUIRE(first.sequence() == 1);
+  REQUIRE(first.pay_run_id() == kMarchRun);
+  REQUIRE(first.period() == kMarch);
+  REQUIRE(first.payment_date() == kMarchPayday);
+  REQUIRE(first.totals().DebugString() == march.totals().DebugString());
+  REQUIRE(first.totals().net_pay_minor() == 506677);
+  REQUIRE(first.by_cost_centre().size() == 2);
+  REQUIRE(first.by_cost_centre().at(kKevaCostCentre).DebugString() ==
+          KevaMarchFigures().DebugString());
+  REQUIRE(first.by_cost_centre().at(kHourlyCostCentre).DebugString() ==
+          HourlyMarchFigures().DebugString());
+
+  // The second run is approved after the first was received: it comes from a later poll.
+  f.CreateRun("create-april", kApril, kAprilPayday);
+  f.Calculate("calculate-april", kAprilRun);
+  v1::PayRun april;
+  REQUIRE_CODE(f.Approve("approve-april", kAprilRun, &april), grpc::StatusCode::OK);
+  v1::PayRunTotals second;
+  REQUIRE(reader->Read(&second));
+  INFO("second: " << second.ShortDebugString());
+  REQUIRE(second.sequence() == 2);
+  REQUIRE(second.pay_run_id() == kAprilRun);
+  // April pays only the monthly salary: the hourly employee has no April items.
+  REQUIRE(second.totals().payslips() == 1);
+  REQUIRE(second.totals().gross_cash_minor() == 350000);
+  REQUIRE(second.totals().net_pay_minor() == 246085);
+  REQUIRE(second.by_cost_centre().size() == 1);
+  REQUIRE(second.totals().DebugString() == april.totals().DebugString());
+  ctx.TryCancel();
+  std::vector<v1::PayRunTotals> rest;
+  REQUIRE_CODE(ReadAll(*reader, rest), grpc::StatusCode::CANCELLED);
+  REQUIRE(rest.empty());
+
+  // From a sequence on: only what follows it.
+  {
+    grpc::ClientContext after_ctx;
+    Fixture::Authorise(after_ctx, kTenant);
+    v1::WatchPayRunTotalsRequest after;
+    after.set_after_sequence(1);
+    std::unique_ptr<grpc::ClientReader<v1::PayRunTotals>> after_reader =
+        f.payroll->WatchPayRunTotals(&after_ctx, after);
+    v1::PayRunTotals only;
+    REQUIRE(after_reader->Read(&only));
+    REQUIRE(only.DebugString() == second.DebugString());
+    after_ctx.TryCancel();
+    std::vector<v1::PayRunTotals> more;
+    ReadAll(*after_reader, more);
+    REQUIRE(more.empty());
+  }
+  // Another tenant's feed is empty: its stream sees nothing before its deadline.
+  {
+    grpc::ClientContext other_ctx;
+    Fixture::Authorise(other_ctx, kOtherTenant, std::chrono::seconds(1));
+    std::unique_ptr<grpc::ClientReader<v1::PayRunTotals>> other =
+        f.payroll->WatchPayRunTotals(&other_ctx, v1::WatchPayRunTotalsRequest());
+    std::vector<v1::PayRunTotals> none;
+    REQUIRE_CODE(ReadAll(*other, none), grpc::StatusCode::DEADLINE_EXCEEDED);
+    REQUIRE(none.empty());
+  }
+  // A negative sequence is refused.
+  {
+    grpc::ClientContext bad_ctx;
+    Fixture::Authorise(bad_ctx, kTenant);
+    v1::WatchPayRunTotalsRequest bad;
+    bad.set_after_sequence(-1);
+    std::unique_ptr<grpc::ClientReader<v1::PayRunTotals>> bad_reader =
+        f.payroll->WatchPayRunTotals(&bad_ctx, bad);
+    std::vector<v1::PayRunTotals> none;
+    REQUIRE_REFUSED(ReadAll(*bad_reader, none), grpc::StatusCode::INVALID_ARGUMENT,
+                    "after_sequence");
+  }
+}
+
+// --- 9. rendering payslips -----------------------------------------------------------------------
+
+TEST_CASE("payroll: RenderPayslips writes the full month's payslips as text and as CSV",
+          "[payroll][pg]") {
+  Fixture f;
+  f.ApprovedMarchRun();
+  v1::RenderPayslipsRequest req;
+  req.set_pay_run_id(kMarchRun);
+  req.set_format(v1::RENDER_FORMAT_TEXT);
+  v1::RenderPayslipsResponse text = f.PayrollOk(&PayrollStub::RenderPayslips, req);
+  INFO("text:\n" << text.content());
+  REQUIRE(text.content_type() == "text/plain; charset=utf-8");
+  const std::string& t = text.content();
+  // Both payslips, the Keva employee's first (employee-number order).
+  REQUIRE(t.find("Employee      Aino Virtanen (E1001)\n") <
+          t.find("Employee      Mikko Järvinen (E2002)\n"));
+  REQUIRE(t.find("Employee      Mikko Järvinen (E2002)\n") != std::string::npos);
+  for (const char* expected : {
+           "Pay run       2026-03-1\n",
+           "Period        2026-03\n",
+           "Payment date  2026-03-31\n",
+           "Cost centre   KP100\n",
+           "Cost centre   KP200\n",
+           // 10.50 h x 20.00 x 150 % = 315.00
+           "     10.50        20.00      150.00%       315.00  Overtime 50%\n",
+           // 250 km x 0.55 = 137.50, and the salary of 3 500.00
+           "    250.00         0.55      100.00%       137.50  Mileage allowance (tax-free)\n",
+           "   3500.00                   3500.00  Kuukausipalkka\n",
+           // The Keva employee's withholding 20 % and net pay 2 460.85; the hourly one's net.
+           "   3500.00       20.00%       700.00  Withholding at the base rate",
+           "Net pay                                 2460.85\n",
+           "Net pay                                 2605.92\n",
+           "Taxable pay this year to date           3500.00\n",
+           "Taxable pay this year to date           3435.00\n",
+           "Accident insurance                        17.50\n",
+           "(provisional rate)\n",
+       }) {
+    INFO("expected: " << expected);
+    REQUIRE(absl::StrContains(t, expected));
+  }
+  REQUIRE(!absl::StrContains(t, kKevaIdentityCode));
+  REQUIRE(!absl::StrContains(t, kHourlyIdentityCode));
+  REQUIRE(!absl::StrContains(t, "150680"));
+
+  req.set_format(v1::RENDER_FORMAT_CSV);
+  v1::RenderPayslipsResponse csv = f.PayrollOk(&PayrollStub::RenderPayslips, req);
+  INFO("csv:\n" << csv.content());
+  REQUIRE(csv.content_type() == "text/csv; charset=utf-8; header=present");
+  std::vector<std::string> rows = absl::StrSplit(csv.content(), "\r\n");
+  REQUIRE(rows.back().empty());  // the last row ends with CRLF too
+  rows.pop_back();
+  const std::vector<v1::Payslip> slips = f.Payslips(kMarchRun);
+  REQUIRE(rows.size() ==
+          1 + SlipOf(slips, kKevaNumber).lines_size() + SlipOf(slips, kHourlyNumber).lines_size());
+  REQUIRE(rows[0] ==
+          "pay_run_id,employee_number,employee_name,period,payment_date,cost_centre,line,code,"
+          "description,quantity,base,rate_percent,amount,corrects_period,provisional,"
+          "rate_table_version");
+  const std::string keva = "2026-03-1,E1001,Aino Virtanen,2026-03,2026-03-31,KP100,";
+  const std::string hourly = "2026-03-1,E2002,Mikko Järvinen,2026-03,2026-03-31,KP200,";
+  REQUIRE(rows[1] == keva + "1,MONTHLY_SALARY,Kuukausipalkka,,3500.00,,3500.00,,false,");
+  int overtime = 0, withholding = 0;
+  for (const std::string& row : rows) {
+    if (absl::StartsWith(row, hourly) &&
+        absl::EndsWith(row, ",OVERTIME_50,Overtime 50%,10.50,20.00,150.00,315.00,,false,")) {
+      ++overtime;
+    }
+    if (absl::StartsWith(row, keva) && absl::StrContains(row, ",WITHHOLDING_BASE_RATE,") &&
+        absl::EndsWith(row, ",3500.00,20.00,700.00,,false,")) {
+      ++withholding;
+    }
+  }
+  REQUIRE(overtime == 1);
+  REQUIRE(withholding == 1);
+  REQUIRE(!absl::StrContains(csv.content(), kKevaIdentityCode));
+
+  // One employee's payslip only.
+  req.set_employee_number(kHourlyNumber);
+  v1::RenderPayslipsResponse one = f.PayrollOk(&PayrollStub::RenderPayslips, req);
+  REQUIRE(absl::StrContains(one.content(), hourly));
+  REQUIRE(!absl::StrContains(one.content(), keva));
+
+  // Refusals: an employee without a payslip in the run, no format, a draft run.
+  v1::RenderPayslipsResponse refused;
+  req.set_employee_number("E9999");
+  REQUIRE_REFUSED(f.Payroll(&PayrollStub::RenderPayslips, req, &refused),
+                  grpc::StatusCode::NOT_FOUND, "employee_number");
+  req.clear_employee_number();
+  req.set_format(v1::RENDER_FORMAT_UNSPECIFIED);
+  REQUIRE_REFUSED(f.Payroll(&PayrollStub::RenderPayslips, req, &refused),
+                  grpc::StatusCode::INVALID_ARGUMENT, "format");
+  f.CreateRun("create-april", kApril, kAprilPayday);
+  req.set_pay_run_id(kAprilRun);
+  req.set_format(v1::RENDER_FORMAT_TEXT);
+  REQUIRE_REFUSED(f.Payroll(&PayrollStub::RenderPayslips, req, &refused),
+                  grpc::StatusCode::FAILED_PRECONDITION, "pay_run_id");
+}
+
+// --- 10. the payment file's identifiers and names ------------------------------------------------
+
+TEST_CASE(
+    "payroll: the payment file is valid whatever the employee numbers, and names the bank file "
+    "cannot carry are refused at input",
+    "[payroll][pg]") {
+  Fixture f;
+  f.SetUpPayroll();
+  // Old end-to-end ids were "<run>-<number>" cut to 35 characters: '_' is not allowed in one, and
+  // the two long numbers below shared their first 35 characters with the run id in front.
+  const std::vector<std::string> numbers = {"E_3001", "LONG-EMPLOYEE-NUMBER-SHARED-PREFIX-00001",
+                                            "LONG-EMPLOYEE-NUMBER-SHARED-PREFIX-00002"};
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    f.UpsertEmployee(absl::StrCat("setup-", i), MonthlyEmployee(numbers[i], 100 + i));
+  }
+  // A name with letters outside the EPC set that have a transliteration is accepted.
+  v1::Employee foreign = MonthlyEmployee("E3004", 104);
+  foreign.set_first_name("Zoë");
+  foreign.set_last_name("Müller-Øster");
+  f.UpsertEmployee("setup-foreign", foreign);
+
+  f.CreateRun("create-march", kMarch, kMarchPayday);
+  v1::PayRun run = f.Calculate("calculate-march", kMarchRun);
+  REQUIRE(run.totals().payslips() == 5);  // E2002 has no items: nothing to pay
+  v1::PayRun approved;
+  REQUIRE_CODE(f.Approve("approve-march", kMarchRun, &approved), grpc::StatusCode::OK);
+  v1::GetPaymentFileRequest file_req;
+  file_req.set_pay_run_id(kMarchRun);
+  v1::PaymentFile file = f.PayrollOk(&PayrollStub::GetPaymentFile, file_req);
+  INFO("file:\n" << file.content());
+  REQUIRE(file.transactions() == 5);
+  REQUIRE(file.control_sum_minor() == approved.totals().net_pay_minor());
+  testing::XmlValidation validation = ValidateAgainstSchema(file.content());
+  INFO("xmllint: " << validation.output);
+  REQUIRE(validation.exit_code == 0);
+  std::vector<std::string> ids = ElementTexts(file.content(), "EndToEndId");
+  std::sort(ids.begin(), ids.end());
+  REQUIRE(ids == std::vector<std::string>{"2026-03-1-1", "2026-03-1-2", "2026-03-1-3",
+                                          "2026-03-1-4", "2026-03-1-5"});
+  for (const std::string& number : numbers) {
+    REQUIRE(!absl::StrContains(file.content(), number));
+  }
+  REQUIRE(absl::StrContains(file.content(), "<Nm>Zoe Muller-Oster</Nm>"));
+  REQUIRE(ElementTexts(file.content(), "Ustrd") == std::vector<std::string>(5, "Palkka 2026-03"));
+  // The same file every time.
+  v1::PaymentFile again = f.PayrollOk(&PayrollStub::GetPaymentFile, file_req);
+  REQUIRE(ElementTexts(again.content(), "EndToEndId") ==
+          ElementTexts(file.content(), "EndToEndId"));
+
+  // Names the bank file cannot carry, and a malformed BIC, are refused when entered.
+  auto upsert = [&](const std::string& request_id, const v1::Employee& employee) {
+    v1::UpsertEmployeeRequest req;
+    req.set_request_id(request_id);
+    *req.mutable_employee() = employee;
+    v1::Employee resp;
+    return f.Payroll(&PayrollStub::UpsertEmployee, req, &resp);
+  };
+  v1::Employee at_sign = MonthlyEmployee("E3005", 105);
+  at_sign.set_first_name("Anna@");
+  REQUIRE_REFUSED(upsert("bad-first-name", at_sign), grpc::StatusCode::INVALID_ARGUMENT,
+                  "employee.first_name");
+  v1::Employee cyrillic = MonthlyEmployee("E3005", 105);
+  cyrillic.set_last_name("Иванова");
+  REQUIRE_REFUSED(upsert("bad-last-name", cyrillic), grpc::StatusCode::INVALID_ARGUMENT,
+                  "employee.last_name");
+  // 35 + 1 + 35 = 71 characters: each part fits, together they do not.
+  v1::Employee long_name = MonthlyEmployee("E3005", 105);
+  long_name.set_first_name(std::string(35, 'A'));
+  long_name.set_last_name(std::string(35, 'B'));
+  grpc::Status too_long = upsert("long-name", long_name);
+  REQUIRE_REFUSED(too_long, grpc::StatusCode::INVALID_ARGUMENT, "employee.last_name");
+  REQUIRE(absl::StrContains(too_long.error_message(), "got 71"));
+  long_name.set_last_name(std::string(34, 'B'));
+  REQUIRE_CODE(upsert("long-name-fits", long_name), grpc::StatusCode::OK);
+  v1::Employee bad_bic = MonthlyEmployee("E3006", 106);
+  bad_bic.set_bic("NDEA-FIH");
+  REQUIRE_REFUSED(upsert("bad-bic", bad_bic), grpc::StatusCode::INVALID_ARGUMENT, "employee.bic");
+  v1::Employee lower_bic = MonthlyEmployee("E3006", 106);
+  lower_bic.set_bic("ndeafihh");
+  v1::UpsertEmployeeRequest lower_req;
+  lower_req.set_request_id("lower-bic");
+  *lower_req.mutable_employee() = lower_bic;
+  REQUIRE(f.PayrollOk(&PayrollStub::UpsertEmployee, lower_req).bic() == "NDEAFIHH");
 }
 
 }  // namespace

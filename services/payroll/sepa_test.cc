@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "libs/testing/xml_schema.h"
 
 #ifndef TAHE_PAIN_001_XSD
 #error "TAHE_PAIN_001_XSD (the path of pain.001.001.03.xsd) must be defined by CMake"
@@ -64,42 +65,16 @@ SepaCreditTransfer MakeTransfer(int payments) {
   return transfer;
 }
 
-struct Validation {
-  int exit_code = -1;
-  std::string output;
-};
-
-// Runs xmllint against the published schema on `xml`.
-Validation ValidateAgainstSchema(const std::string& xml) {
-  static std::atomic<int> counter{0};
-  const std::filesystem::path file =
-      std::filesystem::temp_directory_path() /
-      absl::StrCat("tahe_sepa_test_", getpid(), "_", counter++, ".xml");
-  {
-    std::ofstream out(file, std::ios::binary);
-    out << xml;
-  }
-  const std::string command =
-      absl::StrCat("xmllint --noout --schema '", TAHE_PAIN_001_XSD, "' '", file.string(), "' 2>&1");
-  Validation result;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) {
-    result.output.append(buffer, n);
-  }
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::filesystem::remove(file);
-  return result;
+// Runs xmllint against the published pain.001.001.03 schema on `xml`.
+testing::XmlValidation ValidateAgainstSchema(const std::string& xml) {
+  return testing::ValidateXml(xml, TAHE_PAIN_001_XSD);
 }
 
 void RequireSchemaAndXmllint() {
-  INFO("the schema must be at " << TAHE_PAIN_001_XSD
-                                << " (the shared folder beside the repository)");
+  INFO("the schema must be at " << TAHE_PAIN_001_XSD << " (vendored under third_party/schemas)");
   REQUIRE(std::filesystem::is_regular_file(TAHE_PAIN_001_XSD));
   INFO("xmllint must be installed (Debian package libxml2-utils)");
-  REQUIRE(std::system("command -v xmllint >/dev/null 2>&1") == 0);
+  REQUIRE(testing::XmllintAvailable());
 }
 
 // The texts of every <tag ...>text</tag> in document order.
@@ -153,7 +128,7 @@ TEST_CASE("A file of 1, 3 or 1 000 net pays validates against pain.001.001.03 an
   const absl::StatusOr<std::string> xml = WriteSepaCreditTransfer(transfer);
   REQUIRE(xml.ok());
 
-  const Validation validation = ValidateAgainstSchema(*xml);
+  const testing::XmlValidation validation = ValidateAgainstSchema(*xml);
   INFO(validation.output);
   CHECK(validation.exit_code == 0);
 
@@ -185,7 +160,7 @@ TEST_CASE("The schema check is live: it refuses a document that breaks the schem
   const size_t at = xml.find(valid_method);
   REQUIRE(at != std::string::npos);
   xml.replace(at, valid_method.size(), "<PmtMtd>XXX</PmtMtd>");
-  const Validation validation = ValidateAgainstSchema(xml);
+  const testing::XmlValidation validation = ValidateAgainstSchema(xml);
   INFO(validation.output);
   CHECK(validation.exit_code != 0);
   CHECK(absl::StrContains(validation.output, "PmtMtd"));
@@ -226,7 +201,7 @@ TEST_CASE("Optional creditor BIC, remittance and business ID are left out when e
   transfer.payments[1].remittance_information.clear();
   const absl::StatusOr<std::string> xml = WriteSepaCreditTransfer(transfer);
   REQUIRE(xml.ok());
-  const Validation validation = ValidateAgainstSchema(*xml);
+  const testing::XmlValidation validation = ValidateAgainstSchema(*xml);
   INFO(validation.output);
   CHECK(validation.exit_code == 0);
   CHECK_FALSE(absl::StrContains(*xml, "<CdtrAgt>"));
@@ -253,7 +228,7 @@ TEST_CASE("XML special characters are escaped and the file still validates") {
   transfer.payments[0].end_to_end_id = "E2E'1";
   const absl::StatusOr<std::string> xml = WriteSepaCreditTransfer(transfer);
   REQUIRE(xml.ok());
-  const Validation validation = ValidateAgainstSchema(*xml);
+  const testing::XmlValidation validation = ValidateAgainstSchema(*xml);
   INFO(validation.output);
   CHECK(validation.exit_code == 0);
   CHECK(ElementTexts(*xml, "Nm") == std::vector<std::string>{"Tili &amp; Palkka Oy",
@@ -279,7 +254,7 @@ TEST_CASE("Finnish letters are kept and other Latin letters transliterated") {
   const absl::StatusOr<std::string> xml = WriteSepaCreditTransfer(transfer);
   REQUIRE(xml.ok());
   CHECK(ElementTexts(*xml, "Nm").back() == "Jurgen Muller-Åström");
-  const Validation validation = ValidateAgainstSchema(*xml);
+  const testing::XmlValidation validation = ValidateAgainstSchema(*xml);
   INFO(validation.output);
   CHECK(validation.exit_code == 0);
 }
@@ -433,7 +408,7 @@ TEST_CASE("Boundary values are accepted and validate") {
   CHECK(ElementTexts(*xml, "CtrlSum") ==
         std::vector<std::string>{"1000000000.00", "1000000000.00"});
   CHECK(absl::StrContains(*xml, "<BIC>OKOYFIHHXXX</BIC>"));
-  const Validation validation = ValidateAgainstSchema(*xml);
+  const testing::XmlValidation validation = ValidateAgainstSchema(*xml);
   INFO(validation.output);
   CHECK(validation.exit_code == 0);
 }

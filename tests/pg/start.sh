@@ -7,7 +7,7 @@
 # The cluster trusts every local connection (it listens on 127.0.0.1 only and lives as long as
 # a test run), has the superuser tahe_admin (with a database of the same name, so that a libpq
 # connection without dbname works), keeps fsync on so that benchmarks measure honest commits,
-# and allows 300 connections. The port is the first free one from 55432 up. DIR/env holds:
+# and allows 300 connections. The port is the first free one from 25432 up (below the ephemeral range). DIR/env holds:
 #   TAHE_TEST_PG_HOST=127.0.0.1
 #   TAHE_TEST_PG_PORT=<port>
 #   TAHE_TEST_PG_USER=tahe_admin
@@ -31,7 +31,7 @@ else
   tahe_pg_init "${dir}" -A trust
   # Another process may take the probed port before the server binds it (tests run in
   # parallel): then probe again from the next port.
-  candidate=55432
+  candidate=25432
   for attempt in 1 2 3 4 5; do
     port=$(tahe_find_free_port "${candidate}")
     tahe_pg_write_conf "${dir}" "${port}"
