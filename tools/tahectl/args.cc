@@ -48,6 +48,48 @@ const std::vector<OptionSpec>& KnownOptions() {
       {"page-size", true, false},
       {"tenants", true, false},
       {"today", true, false},
+      // payroll
+      {"first-name", true, false},
+      {"last-name", true, false},
+      {"personal-identity-code-file", true, false},
+      {"iban", true, false},
+      {"bic", true, false},
+      {"start-date", true, false},
+      {"end-date", true, false},
+      {"cost-centre", true, false},
+      {"salary-basis", true, false},
+      {"monthly-salary", true, false},
+      {"hourly-rate", true, false},
+      {"pension-scheme", true, false},
+      {"union-fee-percent", true, false},
+      {"valid-from", true, false},
+      {"base-rate", true, false},
+      {"additional-rate", true, false},
+      {"income-limit", true, false},
+      {"pension-total", true, false},
+      {"unemployment-tier", true, false},
+      {"accident-insurance", true, false},
+      {"group-life-insurance", true, false},
+      {"debtor-name", true, false},
+      {"debtor-iban", true, false},
+      {"debtor-bic", true, false},
+      {"debtor-business-id", true, false},
+      {"account-wages", true, false},
+      {"account-reimbursements", true, false},
+      {"account-pension-costs", true, false},
+      {"account-other-social-costs", true, false},
+      {"account-withholding-payable", true, false},
+      {"account-pension-payable", true, false},
+      {"account-unemployment-payable", true, false},
+      {"account-health-insurance-payable", true, false},
+      {"account-other-payable", true, false},
+      {"account-net-pay-payable", true, false},
+      {"employee", true, false},
+      {"payment-date", true, false},
+      {"format", true, false},
+      {"out", true, false},
+      {"wait-posted", false, false},
+      {"wait-timeout", true, false},
   };
   return *kOptions;
 }
@@ -165,6 +207,13 @@ absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {
           "--", body,
           ": API keys are not accepted on the command line (ps and shell history would show "
           "them); use --api-key-file PATH, TAHE_API_KEY or TAHE_API_KEY_FILE"));
+    }
+    if (body == "personal-identity-code" || body == "hetu" || body == "henkilotunnus") {
+      // Personal data: refused by name and never echoed, for the same reasons as keys.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", body,
+          ": personal identity codes are not accepted on the command line (ps and shell history "
+          "would show them); use --personal-identity-code-file PATH, or pipe the code to stdin"));
     }
     const OptionSpec* spec = FindOption(body);
     if (spec == nullptr) {

@@ -68,7 +68,8 @@ const std::vector<absl::string_view>& GlobalOptions();
 // Parses the arguments after the program name. INVALID_ARGUMENT for an unknown option, a
 // missing value, a value given to a boolean option, or a single-valued option given twice.
 // There is deliberately no option that takes an API key itself: --api-key and the like are
-// refused with a pointer to --api-key-file, without repeating the value.
+// refused with a pointer to --api-key-file, without repeating the value; so is
+// --personal-identity-code (and --hetu), pointing to --personal-identity-code-file.
 absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv);
 
 }  // namespace tahe::tahectl

@@ -18,6 +18,7 @@
 #include "tools/tahectl/ledger_client.h"
 #include "tools/tahectl/ledger_commands.h"
 #include "tools/tahectl/parse.h"
+#include "tools/tahectl/payroll_commands.h"
 #include "tools/tahectl/reflection.h"
 #include "tools/tahectl/seed_demo.h"
 
@@ -52,10 +53,11 @@ Global options (accepted anywhere on the line):
                                response message in protobuf's JSON mapping (lowerCamelCase
                                names, 64-bit integers as strings, default values included).
                                `ledger entries` prints one ListEntriesResponse holding every
-                               page's entries; health prints {"status": ...}, reflection
-                               {"services": [...]}, seed-demo {"tenants": [{...}, ...]}.
-                               Errors stay text on stderr.
-  --timeout DURATION           deadline of each call: 10s (default), 500ms, 2m, or seconds
+                               page's entries (`payroll employees list` likewise); health
+                               prints {"status": ...}, reflection {"services": [...]},
+                               seed-demo {"tenants": [{...}, ...]}. Errors stay text on stderr.
+  --timeout DURATION           deadline of each call: 10s (default), 500ms, 2m, or seconds;
+                               a payroll import allows it for each batch of 1 000
   --help, -h                   this text
 
 Each setting comes from its option, else the process environment, else the env file
@@ -111,6 +113,82 @@ Commands:
   ledger entries [--period YYYY-MM] [--page-size N]
       Ledger commands need a tenant (--tenant) unless the API key serves one organisation.
       Mutations without --request-id use a random one; give one to make retries safe.
+
+  payroll employees import FILE.csv [--request-id PREFIX]
+      Columns (header row, any order): employee_number, first_name, last_name,
+      personal_identity_code, iban, bic (optional), start_date, end_date (optional),
+      cost_centre, salary_basis (MONTHLY|HOURLY), monthly_salary and hourly_rate (euros,
+      3500.00; the basis's one is required), pension_scheme (KEVA|TYEL), union_fee_percent
+      (1.5; optional). Cells separated by ',' (or ';' when the header has more of them);
+      quoted cells as in RFC 4180. The file is checked whole first: any problem (listed by
+      row and column, never quoting a cell of this file) and nothing is sent. Then batches of
+      1 000 go to ImportEmployees with request ids from the file's SHA-256 and the batch
+      number (PREFIX-b0, -b1, ... with --request-id), so importing the same file again
+      changes nothing. Prints the accepted count and each rejection by row and column;
+      exits 1 if any was rejected. FILE - reads stdin.
+  payroll employees list
+  payroll employees get NUMBER
+  payroll employees add NUMBER --first-name NAME --last-name NAME --iban IBAN [--bic BIC]
+                        --start-date YYYY-MM-DD [--end-date YYYY-MM-DD] --cost-centre CC
+                        --salary-basis MONTHLY|HOURLY [--monthly-salary EUR] [--hourly-rate EUR]
+                        --pension-scheme KEVA|TYEL [--union-fee-percent PERCENT]
+                        [--dimension KEY=VALUE]... [--personal-identity-code-file PATH|-]
+                        [--request-id ID]
+      Creates or replaces the employee. The personal identity code is read from the file, or
+      from stdin when the option is absent or "-"; it is never a command-line value (ps
+      would show it) and tahectl never prints one.
+  payroll tax-card set NUMBER --valid-from YYYY-MM-DD --base-rate PERCENT
+                       --additional-rate PERCENT --income-limit EUR [--request-id ID]
+  payroll tax-cards NUMBER
+  payroll settings get
+  payroll settings set [--pension-total PERCENT] [--unemployment-tier lower|upper]
+                       [--accident-insurance PERCENT] [--group-life-insurance PERCENT]
+                       [--debtor-name NAME] [--debtor-iban IBAN] [--debtor-bic BIC]
+                       [--debtor-business-id 1234567-8] [--account-wages N]
+                       [--account-reimbursements N] [--account-pension-costs N]
+                       [--account-other-social-costs N] [--account-withholding-payable N]
+                       [--account-pension-payable N] [--account-unemployment-payable N]
+                       [--account-health-insurance-payable N] [--account-other-payable N]
+                       [--account-net-pay-payable N] [--request-id ID]
+      Changes only the settings given (reads the others first). --pension-total 0 means
+      the rate table's rate. A new --debtor-iban without --debtor-bic lets the service
+      derive the BIC.
+  payroll rate-tables list
+  payroll rate-tables show VERSION       prints the table in its text format
+  payroll rate-tables load FILE [--request-id ID]
+      FILE in the text format of services/payroll/rate_tables.h (version, valid_from and
+      one `key = value` a line); the default request id follows from the content.
+  payroll items import FILE.csv [--request-id PREFIX]
+      Columns: item_id, employee_number, period (YYYY-MM), kind (MONTHLY_SALARY, HOURLY_WORK,
+      EVENING_SUPPLEMENT, NIGHT_SUPPLEMENT, SUNDAY_SUPPLEMENT, OVERTIME_50, OVERTIME_100,
+      MEAL_BENEFIT, PHONE_BENEFIT, MILEAGE_ALLOWANCE, PER_DIEM, DEDUCTION), quantity (hours,
+      at most two decimals) with unit_rate (euros), or amount (euros), description. Checked,
+      batched and reported like the employees file.
+  payroll items list [--period YYYY-MM] [--employee NUMBER]
+  payroll run create --period YYYY-MM --payment-date YYYY-MM-DD [--request-id ID]
+  payroll run calculate RUN_ID [--wait-timeout DURATION] [--request-id ID]
+      Calculates (or recalculates) every payslip, showing progress on stderr: one line
+      redrawn in place on a terminal, otherwise a line per tenth of the payslips (from
+      WatchPayRun; from polling GetPayRun when the service cannot stream). Then prints the
+      totals: payslips, gross pay, withholding, employee contributions, net pay, employer
+      contributions, provisional rates used and skipped employees. --wait-timeout (default
+      30m) bounds the calculation instead of --timeout.
+  payroll run approve RUN_ID [--wait-posted [--wait-timeout DURATION]] [--request-id ID]
+      Freezes the run and queues its ledger posting. --wait-posted then waits, with
+      progress, until the ledger has the entry (POSTED); exit 1 with DEADLINE_EXCEEDED if
+      it is still waiting after --wait-timeout (the outbox keeps retrying).
+  payroll run cancel RUN_ID [--request-id ID]
+  payroll run get RUN_ID
+  payroll runs [--period YYYY-MM]
+  payroll payslips RUN_ID [--employee NUMBER] [--format text|csv]
+      The rendered payslips on stdout (--json: the RenderPayslipsResponse, content base64).
+  payroll payment-file RUN_ID --out FILE
+      Writes the SEPA credit transfer (pain.001) of an approved run to FILE, which must not
+      exist, and prints its transactions and control sum (--json: the PaymentFile without
+      its content).
+      Payroll commands need a tenant like the ledger's, and a key with the role payroll.run
+      (payroll.admin to change employees, tax cards, settings and rate tables). No progress
+      is drawn with --json.
 
   seed-demo [--tenants lahti,phhyky] [--today YYYY-MM-DD]
       Loads the fi-municipal chart, opens this year's periods up to this month, defines
@@ -450,6 +528,22 @@ absl::Status Ledger(const Args& args, const RunEnvironment& environment, std::os
   return WithKeyHint(status, settings);
 }
 
+absl::Status Payroll(const Args& args, const RunEnvironment& environment, std::ostream& out,
+                     std::ostream& err) {
+  std::istream& in = environment.in != nullptr ? *environment.in : std::cin;
+  // The whole command line, and every file it names, is checked before anything is called.
+  ASSIGN_OR_RETURN(PayrollCommand command, ParsePayrollCommand(args, in));
+  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, environment, Credentials::kService));
+  if (settings.tenant.empty() && settings.api_key.empty()) {
+    // Through the gateway a key of one organisation implies the tenant; a backend needs it.
+    return UsageError(absl::StrCat(command.name, ": --tenant SLUG (or TAHE_TENANT) is required"));
+  }
+  PayrollClient payroll(settings);
+  const PayrollOutput output{out, err, FormatOf(args), environment.err_is_terminal,
+                             environment.poll_interval};
+  return WithKeyHint(command.run(payroll, output), settings);
+}
+
 absl::Status SeedDemoCommand(const Args& args, const RunEnvironment& environment,
                              std::ostream& out) {
   if (absl::Status s = args.CheckOnly("seed-demo", {"tenants", "today"}); !s.ok()) {
@@ -527,6 +621,8 @@ int RunTahectl(const std::vector<std::string>& argv, const RunEnvironment& envir
     status = Admin(*args, environment, out);
   } else if (command == "ledger") {
     status = Ledger(*args, environment, out);
+  } else if (command == "payroll") {
+    status = Payroll(*args, environment, out, err);
   } else if (command == "seed-demo") {
     status = SeedDemoCommand(*args, environment, out);
   } else {

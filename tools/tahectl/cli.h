@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "tools/tahectl/client.h"
 
 namespace tahe::tahectl {
@@ -34,8 +35,12 @@ struct RunEnvironment {
   EnvLookup env;
   // Where the search for .tahe/local.env starts; empty = the process's current directory.
   std::string working_directory;
-  // Read by `ledger post --file -`; null = std::cin.
+  // Read by `ledger post --file -` and the payroll commands' "-" files; null = std::cin.
   std::istream* in = nullptr;
+  // The error stream is a terminal: progress bars redraw one line instead of printing lines.
+  bool err_is_terminal = false;
+  // How often `payroll run ...` polls a run's status when the service cannot stream progress.
+  absl::Duration poll_interval = absl::Seconds(1);
 };
 
 // Runs one tahectl command. `args` excludes the program name. Results go to `out`, errors to

@@ -132,6 +132,67 @@ absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
   return duration;
 }
 
+namespace {
+
+// ": want ..., got \"text\"" or, for a field that must not be repeated, ": want ...".
+std::string Want(absl::string_view setting, absl::string_view want, absl::string_view text,
+                 bool echo) {
+  return echo ? absl::StrCat(setting, ": want ", want, ", got \"", text, "\"")
+              : absl::StrCat(setting, ": want ", want);
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> ParseEurosNonNegative(absl::string_view setting, absl::string_view text,
+                                              bool echo) {
+  absl::StatusOr<tahe::money::Money> amount = tahe::money::Money::Parse(text);
+  if (!amount.ok() || text.front() == '-') {
+    return absl::InvalidArgumentError(
+        Want(setting, "euros with at most two decimals, like 3500.00", text, echo));
+  }
+  return amount->minor_units();
+}
+
+absl::StatusOr<int64_t> ParseHundredths(absl::string_view setting, absl::string_view text,
+                                        bool echo) {
+  // The syntax of an amount, two decimals, no sign.
+  absl::StatusOr<tahe::money::Money> quantity = tahe::money::Money::Parse(text);
+  if (!quantity.ok() || text.front() == '-') {
+    return absl::InvalidArgumentError(
+        Want(setting, "a number with at most two decimals, like 7.5", text, echo));
+  }
+  return quantity->minor_units();
+}
+
+absl::StatusOr<int64_t> ParsePercentPpm(absl::string_view setting, absl::string_view text,
+                                        bool echo) {
+  constexpr int64_t kPpmPerUnit = 1'000'000;
+  absl::StatusOr<tahe::money::Rate> rate = tahe::money::Rate::ParsePercent(text);
+  if (rate.ok()) {
+    const __int128 scaled = static_cast<__int128>(rate->numerator()) * kPpmPerUnit;
+    if (scaled % rate->denominator() == 0) {
+      const __int128 ppm = scaled / rate->denominator();
+      if (ppm >= 0 && ppm <= kPpmPerUnit) {
+        return static_cast<int64_t>(ppm);
+      }
+    }
+  }
+  return absl::InvalidArgumentError(Want(
+      setting, "a percentage from 0 to 100 with at most four decimals, like 20.5", text, echo));
+}
+
+std::string FormatPpmPercent(int64_t ppm) {
+  constexpr uint64_t kPpmPerPercent = 10'000;
+  const uint64_t magnitude = ppm < 0 ? ~static_cast<uint64_t>(ppm) + 1 : static_cast<uint64_t>(ppm);
+  std::string text = absl::StrCat(ppm < 0 ? "-" : "", magnitude / kPpmPerPercent);
+  if (const uint64_t rest = magnitude % kPpmPerPercent; rest != 0) {
+    std::string decimals = absl::StrFormat("%04d", rest);
+    decimals.erase(decimals.find_last_not_of('0') + 1);
+    absl::StrAppend(&text, ".", decimals);
+  }
+  return absl::StrCat(text, "%");
+}
+
 bool IsValidTenantSlug(absl::string_view slug) {
   if (slug.empty() || slug.size() > 63) {
     return false;

@@ -6,6 +6,7 @@
 //                    ParseEntryLine("4300:1250.00:cost_centre=3000-tekninen"));
 //   line.amount().amount_minor();  // 125000
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,24 @@ absl::StatusOr<tahe::ledger::v1::EntryLine> ParseEntryLine(absl::string_view tex
 // A deadline length: a Go-style duration ("10s", "500ms", "1m30s") or a plain number of seconds
 // ("10", "2.5"). INVALID_ARGUMENT unless it is positive.
 absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text);
+
+// Euros with at most two decimals ("3500.00", "3500,5", "7") as cents, exactly; no sign, no
+// whitespace, no thousands separators. INVALID_ARGUMENT naming `setting` otherwise; the message
+// quotes `text` only when `echo` is true (a field of a personal-data file may not be repeated).
+absl::StatusOr<int64_t> ParseEurosNonNegative(absl::string_view setting, absl::string_view text,
+                                              bool echo = true);
+
+// A non-negative quantity with at most two decimals ("7.5" hours) in hundredths (750), exactly.
+absl::StatusOr<int64_t> ParseHundredths(absl::string_view setting, absl::string_view text,
+                                        bool echo = true);
+
+// A percentage between 0 and 100 with at most four decimals ("1.5", "20,5", "7.15%") in parts
+// per million (15000, 205000, 71500), exactly.
+absl::StatusOr<int64_t> ParsePercentPpm(absl::string_view setting, absl::string_view text,
+                                        bool echo = true);
+
+// ppm as a percentage without trailing zeros: 15000 -> "1.5%", 205000 -> "20.5%", 0 -> "0%".
+std::string FormatPpmPercent(int64_t ppm);
 
 // A tenant slug as the gateway and services use it: [a-z0-9] then [a-z0-9-]{0,62}.
 bool IsValidTenantSlug(absl::string_view slug);
