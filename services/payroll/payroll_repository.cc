@@ -84,8 +84,6 @@ absl::Status ValidateAccount(absl::string_view field, absl::string_view account)
   return absl::OkStatus();
 }
 
-std::string DateOrEmpty(const pqxx::field& f) { return f.is_null() ? "" : f.as<std::string>(); }
-
 // --- employees ---------------------------------------------------------------------------------
 
 const std::string kEmployeeColumns =
