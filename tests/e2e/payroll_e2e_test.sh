@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# End-to-end test of payroll with real processes (deploy/local/run.sh: two cells, the gateway,
+# PostgreSQL), driven by tahectl through the gateway:
+#   1. a pay run for lahti is calculated and approved while the cell's ledger is down: the run
+#      stays APPROVED with a delivery error, nothing is lost;
+#   2. payroll is then killed (SIGKILL) before it could deliver, and both are restarted with their
+#      own command lines: the outbox delivers the posting, the run becomes POSTED;
+#   3. the ledger has exactly one payroll entry for the run, balanced, whose net-pay line equals
+#      the run's net pay; the SEPA file validates against the pain.001.001.03 schema and its
+#      control sum equals the net pay.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${TAHE_BUILD_DIR:-${root}/build}
+tahectl=${build}/tools/tahectl/tahectl
+state=$(mktemp -d "${TMPDIR:-/tmp}/tahe-e2e-payroll.XXXXXX")
+chmod 755 "${state}" # PostgreSQL may run as the postgres user when we are root
+export TAHE_LOCAL_DIR=${state} TAHE_BUILD_DIR=${build} TAHE_LOCAL_ENV=/dev/null
+restarted=()
+
+cleanup() {
+  local status=$? pid
+  for pid in "${restarted[@]}"; do
+    kill -TERM "${pid}" 2>/dev/null || true
+  done
+  if ((status != 0)); then
+    for log in "${state}"/logs/*.log; do
+      echo "--- ${log}" >&2
+      tail -n 30 "${log}" >&2 || true
+    done
+  fi
+  bash "${root}/deploy/local/run.sh" --stop >/dev/null 2>&1 || true
+  rm -rf "${state}"
+  exit "${status}"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+json_get() {
+  python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" <<<"$1"
+}
+
+bash "${root}/deploy/local/run.sh" --detach --no-build >"${state}/launcher.out" 2>&1 ||
+  {
+    cat "${state}/launcher.out" >&2
+    fail "run.sh --detach failed"
+  }
+export TAHE_LOCAL_ENV=${state}/local.env
+T=("${tahectl}" --tenant lahti --timeout 30s)
+
+# The command line and environment a process was started with, to start it again the same way.
+cmdline_of() { tr '\0' '\n' <"/proc/$1/cmdline"; }
+restart() {
+  local name=$1 args=()
+  mapfile -t args <"${state}/${name}.cmdline"
+  PGPASSFILE="${state}/secrets/pgpass" setsid "${args[@]}" >>"${state}/logs/${name}.log" 2>&1 \
+    </dev/null &
+  restarted+=($!)
+}
+
+cat >"${state}/employees.csv" <<'CSV'
+employee_number,first_name,last_name,personal_identity_code,iban,start_date,cost_centre,salary_basis,monthly_salary,hourly_rate,pension_scheme,union_fee_percent
+E1,Aino,Virtanen,150680-1234,FI2112345600000785,2020-01-01,100,MONTHLY,3500.00,,KEVA,1.5
+E2,Eero,Korhonen,010594Y9032,FI5542345670000081,2021-03-01,200,HOURLY,,22.10,TYEL,0
+CSV
+cat >"${state}/items.csv" <<'CSV'
+item_id,employee_number,period,kind,quantity,unit_rate,amount,description
+i1,E2,2026-11,HOURLY_WORK,150,22.10,,Tunnit
+i2,E2,2026-11,OVERTIME_50,5,22.10,,Ylityö
+i3,E1,2026-11,MEAL_BENEFIT,,,150.00,Ravintoetu
+CSV
+"${T[@]}" payroll settings set --debtor-name "Lahden kaupunki" \
+  --debtor-iban FI2112345600000785 >/dev/null || fail "settings"
+"${T[@]}" payroll employees import "${state}/employees.csv" >/dev/null || fail "employees import"
+"${T[@]}" payroll items import "${state}/items.csv" >/dev/null || fail "items import"
+"${T[@]}" payroll run create --period 2026-11 --payment-date 2026-11-30 --request-id e2e-create \
+  >/dev/null || fail "run create"
+run=2026-11-1
+"${T[@]}" payroll run calculate "${run}" >/dev/null 2>&1 || fail "run calculate"
+net=$(json_get "$("${T[@]}" --json payroll run get "${run}")" "d['totals']['netPayMinor']")
+((net > 0)) || fail "no net pay calculated: ${net}"
+
+# 1. The ledger down during approval.
+ledger_pid=$(<"${state}/run/ledger-paijat-hame.pid")
+payroll_pid=$(<"${state}/run/payroll-paijat-hame.pid")
+cmdline_of "${ledger_pid}" >"${state}/ledger-paijat-hame.cmdline"
+cmdline_of "${payroll_pid}" >"${state}/payroll-paijat-hame.cmdline"
+kill -KILL "${ledger_pid}"
+"${T[@]}" payroll run approve "${run}" --request-id e2e-approve >/dev/null || fail "approve"
+deadline=$((SECONDS + 30))
+while true; do
+  got=$("${T[@]}" --json payroll run get "${run}")
+  [[ $(json_get "${got}" "d.get('deliveryError', '')") == *UNAVAILABLE* ]] && break
+  ((SECONDS < deadline)) || fail "no delivery error while the ledger is down: ${got}"
+  sleep 0.2
+done
+[[ $(json_get "${got}" "d['status']") == PAY_RUN_STATUS_APPROVED ]] ||
+  fail "the run is not APPROVED while the ledger is down: ${got}"
+
+# 2. Payroll killed before it could deliver; both come back.
+kill -KILL "${payroll_pid}"
+restart ledger-paijat-hame
+restart payroll-paijat-hame
+deadline=$((SECONDS + 120))
+until [[ $(json_get "$("${T[@]}" --json payroll run get "${run}" 2>/dev/null || echo '{}')" \
+  "d.get('status', '')") == PAY_RUN_STATUS_POSTED ]]; do
+  ((SECONDS < deadline)) || fail "the run was not posted after the restart"
+  sleep 0.5
+done
+
+# 3. Exactly one balanced payroll entry in lahti's ledger, equal to the run.
+entries=$("${T[@]}" --json ledger entries)
+python3 - "${run}" "${net}" 3<<<"${entries}" <<"PY" || fail "the ledger does not hold the run exactly once"
+import json, sys
+run, net = sys.argv[1], int(sys.argv[2])
+d = json.load(open(3))
+mine = [e for e in d.get("entries", []) if e.get("source", {}).get("system") == "payroll"
+        and e["source"].get("reference") == run]
+assert len(mine) == 1, f"{len(mine)} payroll entries for {run}"
+lines = mine[0]["lines"]
+total = sum(int(l["amount"]["amountMinor"]) for l in lines)
+assert total == 0, f"entry does not balance: {total}"
+net_line = sum(int(l["amount"]["amountMinor"]) for l in lines if l["account"] == "2880")
+assert net_line == -net, f"net pay payable {net_line} != -{net}"
+PY
+"${T[@]}" payroll payment-file "${run}" --out "${state}/palkat.xml" >/dev/null ||
+  fail "payment file"
+xmllint --noout --schema "${root}/third_party/schemas/pain/pain.001.001.03.xsd" \
+  "${state}/palkat.xml" || fail "the payment file does not validate"
+grep -q "<CtrlSum>$((net / 100)).$(printf '%02d' $((net % 100)))</CtrlSum>" "${state}/palkat.xml" ||
+  fail "the payment file's control sum is not the net pay ${net}"
+echo "payroll end-to-end: passed"
