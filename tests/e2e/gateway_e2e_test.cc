@@ -43,6 +43,7 @@
 #include "pqxx/pqxx"
 #include "tahe/gateway/v1/admin.grpc.pb.h"
 #include "tahe/ledger/v1/ledger.grpc.pb.h"
+#include "tahe/payroll/v1/payroll.grpc.pb.h"
 
 namespace {
 
@@ -841,6 +842,107 @@ TEST_CASE("e2e gateway 7: the change feed (server stream) works through the gate
     FAIL("unexpected entry " << entry.sequence() << " " << entry.description());
   }
   REQUIRE_CODE(feed->Finish(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_CASE(
+    "e2e gateway 7b: payroll through the gateway: bad input is INVALID_ARGUMENT naming the field "
+    "and writes nothing, master data needs payroll.admin",
+    "[e2e]") {
+  namespace pay = ::tahe::payroll::v1;
+  using PayStub = pay::PayrollService::Stub;
+  auto payroll = pay::PayrollService::NewStub(GatewayChannel());
+  const std::string tenant = "seinajoki";
+  const Headers op = Bearer(TheSuite().operator_key, tenant);
+  auto employee = [&](const std::string& number) {
+    pay::UpsertEmployeeRequest req;
+    req.set_request_id(Unique("e2e-emp-" + number));
+    pay::Employee* e = req.mutable_employee();
+    e->set_employee_number(number);
+    e->set_first_name("Aino");
+    e->set_last_name("Virtanen");
+    e->set_personal_identity_code("150680-1234");
+    e->set_iban("FI2112345600000785");
+    pay::Employment* job = e->mutable_employment();
+    job->set_start_date("2020-01-01");
+    job->set_cost_centre("100");
+    job->set_salary_basis(pay::SALARY_BASIS_MONTHLY);
+    job->set_monthly_salary_minor(350000);
+    job->set_pension_scheme(pay::PENSION_SCHEME_KEVA);
+    return req;
+  };
+  auto employees_stored = [&] {
+    pay::ListEmployeesResponse list;
+    REQUIRE_CODE(Call(*payroll, &PayStub::ListEmployees, pay::ListEmployeesRequest(), op, &list),
+                 grpc::StatusCode::OK);
+    return list.employees_size();
+  };
+  const int before = employees_stored();
+  auto refused_naming = [&](const grpc::Status& status, const std::string& field) {
+    INFO(status.error_message());
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(absl::StartsWith(status.error_message(), field));
+  };
+
+  pay::UpsertEmployeeRequest bad_code = employee(Unique("bad-code"));
+  bad_code.mutable_employee()->set_personal_identity_code("150680-1235");
+  pay::Employee out;
+  grpc::Status status = Call(*payroll, &PayStub::UpsertEmployee, bad_code, op, &out);
+  refused_naming(status, "employee.personal_identity_code");
+  CHECK_FALSE(absl::StrContains(status.error_message(), "150680"));
+
+  pay::UpsertEmployeeRequest bad_iban = employee(Unique("bad-iban"));
+  bad_iban.mutable_employee()->set_iban("FI2112345600000786");
+  refused_naming(Call(*payroll, &PayStub::UpsertEmployee, bad_iban, op, &out), "employee.iban");
+
+  pay::UpsertEmployeeRequest no_cost_centre = employee(Unique("no-cc"));
+  no_cost_centre.mutable_employee()->mutable_employment()->clear_cost_centre();
+  refused_naming(Call(*payroll, &PayStub::UpsertEmployee, no_cost_centre, op, &out),
+                 "employee.employment.cost_centre");
+  CHECK(employees_stored() == before);
+
+  // A key with payroll.run only may not change master data; payroll.admin may.
+  admin_v1::IssueApiKeyResponse runner = IssueKey("payroll-runner", {"payroll.run"}, {tenant});
+  const std::string number = Unique("E");
+  CHECK(Call(*payroll, &PayStub::UpsertEmployee, employee(number), Bearer(runner.api_key()), &out)
+            .error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(employees_stored() == before);
+  REQUIRE_CODE(Call(*payroll, &PayStub::UpsertEmployee, employee(number), op, &out),
+               grpc::StatusCode::OK);
+  CHECK(out.personal_identity_code().empty());
+  CHECK(out.birth_date() == "1980-06-15");
+  CHECK(employees_stored() == before + 1);
+
+  pay::SetTaxCardRequest card;
+  card.set_request_id(Unique("e2e-card"));
+  card.mutable_tax_card()->set_employee_number(number);
+  card.mutable_tax_card()->set_valid_from("2026-01-01");
+  card.mutable_tax_card()->set_base_rate_ppm(1'500'000);
+  pay::TaxCard card_out;
+  refused_naming(Call(*payroll, &PayStub::SetTaxCard, card, op, &card_out),
+                 "tax_card.base_rate_ppm");
+
+  // One bad item refuses the whole request: nothing of it is stored.
+  pay::AddPayItemsRequest items;
+  items.set_request_id(Unique("e2e-items"));
+  pay::PayItem* good = items.add_items();
+  good->set_item_id(Unique("ok"));
+  good->set_employee_number(number);
+  good->set_period("2026-11");
+  good->set_kind(pay::PAY_ITEM_KIND_MEAL_BENEFIT);
+  good->set_amount_minor(15000);
+  pay::PayItem* bad = items.add_items();
+  *bad = *good;
+  bad->set_item_id(Unique("overtime"));
+  bad->set_kind(pay::PAY_ITEM_KIND_OVERTIME_50);  // overtime needs quantity x rate
+  pay::AddPayItemsResponse added;
+  refused_naming(Call(*payroll, &PayStub::AddPayItems, items, op, &added),
+                 "items[1].quantity_centi");
+  pay::ListPayItemsRequest list_items;
+  list_items.set_employee_number(number);
+  pay::ListPayItemsResponse stored;
+  REQUIRE_CODE(Call(*payroll, &PayStub::ListPayItems, list_items, op, &stored),
+               grpc::StatusCode::OK);
+  CHECK(stored.items_size() == 0);
 }
 
 // Destructive: leaves the pohjanmaa cell without its ledger. Must stay the last test case.
