@@ -1309,8 +1309,27 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(const CallContext&
               PayslipTotals totals;
               int payslips = 0;
               std::set<std::string> versions, provisional;
+              // Payslips waiting to be inserted, at most kChunk: each chunk is written as soon as
+              // it is full, so that memory does not grow with the size of the run.
+              constexpr size_t kChunk = 2000;
               std::vector<std::string> numbers, blobs;
               std::vector<int64_t> taxable, net;
+              auto insert_payslips = [&] {
+                if (numbers.empty()) {
+                  return;
+                }
+                tx.exec_params(
+                    "INSERT INTO payslips (tenant_id, pay_run_id, employee_number, taxable_minor,"
+                    " net_pay_minor, payslip) SELECT $1, $2, u.n, u.t, u.p, decode(u.b, 'hex')"
+                    " FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::text[])"
+                    " AS u(n, t, p, b)",
+                    call.tenant, run.pay_run_id(), pg::TextArray(numbers), pg::Int64Array(taxable),
+                    pg::Int64Array(net), pg::TextArray(blobs));
+                numbers.clear();
+                blobs.clear();
+                taxable.clear();
+                net.clear();
+              };
               std::vector<std::string> used_items;
               int index = 0;
               const int total = static_cast<int>(facts.size());
@@ -1378,22 +1397,11 @@ absl::StatusOr<v1::PayRun> PayrollRepository::CalculatePayRun(const CallContext&
                 taxable.push_back(slip->totals.taxable_pay_cents);
                 net.push_back(slip->totals.net_pay_cents);
                 used_items.insert(used_items.end(), item_ids.begin(), item_ids.end());
+                if (numbers.size() >= kChunk) {
+                  insert_payslips();
+                }
               }
-              // Payslips in chunks (one statement per 2 000 rows).
-              constexpr size_t kChunk = 2000;
-              for (size_t from = 0; from < numbers.size(); from += kChunk) {
-                size_t to = std::min(numbers.size(), from + kChunk);
-                tx.exec_params(
-                    "INSERT INTO payslips (tenant_id, pay_run_id, employee_number, taxable_minor,"
-                    " net_pay_minor, payslip) SELECT $1, $2, u.n, u.t, u.p, decode(u.b, 'hex')"
-                    " FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::text[])"
-                    " AS u(n, t, p, b)",
-                    call.tenant, run.pay_run_id(),
-                    pg::TextArray({numbers.begin() + from, numbers.begin() + to}),
-                    pg::Int64Array({taxable.begin() + from, taxable.begin() + to}),
-                    pg::Int64Array({net.begin() + from, net.begin() + to}),
-                    pg::TextArray({blobs.begin() + from, blobs.begin() + to}));
-              }
+              insert_payslips();
               report(total);
               SetFigures(result.mutable_totals(), totals, payslips);
               for (const std::string& v : versions) result.add_rate_table_versions(v);
@@ -1522,136 +1530,155 @@ absl::StatusOr<std::vector<v1::Payslip>> PayrollRepository::PayslipsToRender(
 absl::StatusOr<v1::PayRun> PayrollRepository::ApprovePayRun(const CallContext& call,
                                                             const v1::ApprovePayRunRequest& req) {
   RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
-  return pg::InTenantTransaction<
-      v1::PayRun>(*pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::PayRun> {
-    return pg::Idempotent<v1::PayRun>(
-        tx, Key(call, req.request_id()), "ApprovePayRun", req, [&]() -> absl::StatusOr<v1::PayRun> {
-          // One approval at a time per tenant: the year-to-date figures of every other
-          // calculated run depend on it.
-          tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                         absl::StrCat("payroll/approve/", call.tenant));
-          int64_t approvals_seen = 0;
-          ASSIGN_OR_RETURN(v1::PayRun run,
-                           LoadPayRun(tx, call.tenant, req.pay_run_id(), true, &approvals_seen));
-          if (run.status() != v1::PAY_RUN_STATUS_CALCULATED) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                "pay_run_id: pay run ", run.pay_run_id(), " is ",
-                v1::PayRunStatus_Name(run.status()), "; only a calculated run can be approved"));
-          }
-          if (run.totals().payslips() == 0) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " has no payslips"));
-          }
-          pqxx::result counter = tx.exec_params(
-              "SELECT approvals FROM approval_counters WHERE tenant_id = $1 FOR UPDATE",
-              call.tenant);
-          const int64_t approvals = counter.empty() ? 0 : counter[0][0].as<int64_t>();
-          if (approvals != approvals_seen) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("pay_run_id: another pay run was approved after ", run.pay_run_id(),
-                             " was calculated; recalculate it (its year-to-date figures changed)"));
-          }
-          // Mark the items paid; an item another run paid meanwhile means recalculation.
-          pqxx::result marked = tx.exec_params(
-              "UPDATE pay_items i SET paid_in_pay_run = $2 FROM pay_run_items r"
-              " WHERE r.tenant_id = $1 AND r.pay_run_id = $2 AND i.tenant_id = $1 AND"
-              " i.item_id = r.item_id AND i.paid_in_pay_run IS NULL RETURNING i.item_id",
-              call.tenant, run.pay_run_id());
-          const int64_t expected =
+  return pg::InTenantTransaction<v1::PayRun>(
+      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) -> absl::StatusOr<v1::PayRun> {
+        return pg::Idempotent<v1::PayRun>(
+            tx, Key(call, req.request_id()), "ApprovePayRun", req,
+            [&]() -> absl::StatusOr<v1::PayRun> {
+              // One approval at a time per tenant: the year-to-date figures of every other
+              // calculated run depend on it.
+              tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                             absl::StrCat("payroll/approve/", call.tenant));
+              int64_t approvals_seen = 0;
+              ASSIGN_OR_RETURN(v1::PayRun run, LoadPayRun(tx, call.tenant, req.pay_run_id(), true,
+                                                          &approvals_seen));
+              if (run.status() != v1::PAY_RUN_STATUS_CALCULATED) {
+                return absl::FailedPreconditionError(
+                    absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " is ",
+                                 v1::PayRunStatus_Name(run.status()),
+                                 "; only a calculated run can be approved"));
+              }
+              if (run.totals().payslips() == 0) {
+                return absl::FailedPreconditionError(
+                    absl::StrCat("pay_run_id: pay run ", run.pay_run_id(), " has no payslips"));
+              }
+              pqxx::result counter = tx.exec_params(
+                  "SELECT approvals FROM approval_counters WHERE tenant_id = $1 FOR UPDATE",
+                  call.tenant);
+              const int64_t approvals = counter.empty() ? 0 : counter[0][0].as<int64_t>();
+              if (approvals != approvals_seen) {
+                return absl::FailedPreconditionError(absl::StrCat(
+                    "pay_run_id: another pay run was approved after ", run.pay_run_id(),
+                    " was calculated; recalculate it (its year-to-date figures changed)"));
+              }
+              // Mark the items paid; an item another run paid meanwhile means recalculation.
+              // Counted in the database: a run's items can be hundreds of thousands.
+              const int64_t marked =
+                  tx.exec_params1(
+                        "WITH marked AS (UPDATE pay_items i SET paid_in_pay_run = $2 FROM"
+                        " pay_run_items r WHERE r.tenant_id = $1 AND r.pay_run_id = $2 AND"
+                        " i.tenant_id = $1 AND i.item_id = r.item_id AND i.paid_in_pay_run IS NULL"
+                        " RETURNING 1) SELECT count(*) FROM marked",
+                        call.tenant, run.pay_run_id())[0]
+                      .as<int64_t>();
+              const int64_t expected =
+                  tx.exec_params(
+                        "SELECT count(*) FROM pay_run_items WHERE tenant_id = $1 AND"
+                        " pay_run_id = $2",
+                        call.tenant, run.pay_run_id())[0][0]
+                      .as<int64_t>();
+              if (marked != expected) {
+                return absl::FailedPreconditionError(
+                    absl::StrCat("pay_run_id: some pay items of ", run.pay_run_id(),
+                                 " were paid by another run; recalculate it"));
+              }
+              // The posting: payslip figures summed per cost centre and dimensions.
+              ASSIGN_OR_RETURN(v1::PayrollSettings settings, LoadSettings(tx, call.tenant));
+              std::map<std::string, std::string> dimensions_of;
+              for (const auto& r : tx.exec_params(
+                       "SELECT e.employee_number, e.dimensions::text FROM employees e"
+                       " JOIN payslips s ON s.tenant_id = e.tenant_id AND"
+                       " s.employee_number = e.employee_number WHERE s.tenant_id = $1 AND"
+                       " s.pay_run_id = $2",
+                       call.tenant, run.pay_run_id())) {
+                dimensions_of[r[0].as<std::string>()] = r[1].as<std::string>();
+              }
+              std::map<std::string, PostingGroup> groups;  // by dimensions json
+              v1::PayRunTotals feed;
+              // In pages, so that memory does not grow with the size of the run.
+              constexpr int kPayslipPage = 5000;
+              std::string after;
+              for (bool more = true; more;) {
+                pqxx::result page = tx.exec_params(
+                    "SELECT employee_number, encode(payslip, 'hex') FROM payslips WHERE"
+                    " tenant_id = $1 AND pay_run_id = $2 AND employee_number > $3"
+                    " ORDER BY employee_number LIMIT $4",
+                    call.tenant, run.pay_run_id(), after, kPayslipPage);
+                more = static_cast<int>(page.size()) == kPayslipPage;
+                if (more) {
+                  after = page[page.size() - 1][0].as<std::string>();
+                }
+                for (const auto& r : page) {
+                  v1::Payslip slip;
+                  if (!slip.ParseFromString(absl::HexStringToBytes(r[1].as<std::string>()))) {
+                    return absl::InternalError("a stored payslip does not parse");
+                  }
+                  const std::string number = r[0].as<std::string>();
+                  std::map<std::string, std::string> dims;
+                  google::protobuf::Struct parsed;
+                  if (google::protobuf::util::JsonStringToMessage(dimensions_of[number], &parsed)
+                          .ok()) {
+                    for (const auto& [k, v] : parsed.fields()) dims[k] = v.string_value();
+                  }
+                  // The cost centre the pay was calculated for, as on the payslip, even if the
+                  // employment has moved since.
+                  dims["cost_centre"] = slip.cost_centre();
+                  std::string group_key = DimensionsJson({dims.begin(), dims.end()});
+                  PostingGroup& group = groups[group_key];
+                  group.dimensions = dims;
+                  AddTotals(group.totals, TotalsOf(slip.figures()));
+                  v1::PayRunTotalsFigures& cc =
+                      (*feed.mutable_by_cost_centre())[dims["cost_centre"]];
+                  PayslipTotals cc_totals = TotalsOf(cc);
+                  AddTotals(cc_totals, TotalsOf(slip.figures()));
+                  SetFigures(&cc, cc_totals, cc.payslips() + 1);
+                }
+              }
+              std::vector<PostingGroup> group_list;
+              for (auto& [key, group] : groups) group_list.push_back(std::move(group));
+              ASSIGN_OR_RETURN(ledger::v1::EntryDraft draft,
+                               BuildPayRunPosting({.pay_run_id = run.pay_run_id(),
+                                                   .period = run.period(),
+                                                   .payment_date = run.payment_date()},
+                                                  AccountsOf(settings), group_list));
+              ledger::v1::PostEntryRequest post;
+              post.set_request_id(absl::StrCat("payroll-", call.tenant, "-", run.pay_run_id()));
+              *post.mutable_entry() = std::move(draft);
+              pqxx::result message = tx.exec_params(
+                  "INSERT INTO outbox (tenant_id, destination, request_id, payload, pay_run_id)"
+                  " VALUES ($1, $2, $3, decode($4, 'hex'), $5) RETURNING message_id",
+                  call.tenant, std::string(kPostEntryDestination), post.request_id(),
+                  absl::BytesToHexString(post.SerializeAsString()), run.pay_run_id());
+              tx.exec_params("INSERT INTO outbox_pending (tenant_id, message_id) VALUES ($1, $2)",
+                             call.tenant, message[0][0].as<int64_t>());
               tx.exec_params(
-                    "SELECT count(*) FROM pay_run_items WHERE tenant_id = $1 AND"
-                    " pay_run_id = $2",
-                    call.tenant, run.pay_run_id())[0][0]
-                  .as<int64_t>();
-          if (static_cast<int64_t>(marked.size()) != expected) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("pay_run_id: some pay items of ", run.pay_run_id(),
-                             " were paid by another run; recalculate it"));
-          }
-          // The posting: payslip figures summed per cost centre and dimensions.
-          ASSIGN_OR_RETURN(v1::PayrollSettings settings, LoadSettings(tx, call.tenant));
-          std::map<std::string, std::string> dimensions_of;
-          for (const auto& r :
-               tx.exec_params("SELECT e.employee_number, e.dimensions::text FROM employees e"
-                              " JOIN payslips s ON s.tenant_id = e.tenant_id AND"
-                              " s.employee_number = e.employee_number WHERE s.tenant_id = $1 AND"
-                              " s.pay_run_id = $2",
-                              call.tenant, run.pay_run_id())) {
-            dimensions_of[r[0].as<std::string>()] = r[1].as<std::string>();
-          }
-          std::map<std::string, PostingGroup> groups;  // by dimensions json
-          v1::PayRunTotals feed;
-          for (const auto& r :
-               tx.exec_params("SELECT employee_number, encode(payslip, 'hex') FROM payslips"
-                              " WHERE tenant_id = $1 AND pay_run_id = $2",
-                              call.tenant, run.pay_run_id())) {
-            v1::Payslip slip;
-            if (!slip.ParseFromString(absl::HexStringToBytes(r[1].as<std::string>()))) {
-              return absl::InternalError("a stored payslip does not parse");
-            }
-            const std::string number = r[0].as<std::string>();
-            std::map<std::string, std::string> dims;
-            google::protobuf::Struct parsed;
-            if (google::protobuf::util::JsonStringToMessage(dimensions_of[number], &parsed).ok()) {
-              for (const auto& [k, v] : parsed.fields()) dims[k] = v.string_value();
-            }
-            // The cost centre the pay was calculated for, as on the payslip, even if the
-            // employment has moved since.
-            dims["cost_centre"] = slip.cost_centre();
-            std::string group_key = DimensionsJson({dims.begin(), dims.end()});
-            PostingGroup& group = groups[group_key];
-            group.dimensions = dims;
-            AddTotals(group.totals, TotalsOf(slip.figures()));
-            v1::PayRunTotalsFigures& cc = (*feed.mutable_by_cost_centre())[dims["cost_centre"]];
-            PayslipTotals cc_totals = TotalsOf(cc);
-            AddTotals(cc_totals, TotalsOf(slip.figures()));
-            SetFigures(&cc, cc_totals, cc.payslips() + 1);
-          }
-          std::vector<PostingGroup> group_list;
-          for (auto& [key, group] : groups) group_list.push_back(std::move(group));
-          ASSIGN_OR_RETURN(ledger::v1::EntryDraft draft,
-                           BuildPayRunPosting({.pay_run_id = run.pay_run_id(),
-                                               .period = run.period(),
-                                               .payment_date = run.payment_date()},
-                                              AccountsOf(settings), group_list));
-          ledger::v1::PostEntryRequest post;
-          post.set_request_id(absl::StrCat("payroll-", call.tenant, "-", run.pay_run_id()));
-          *post.mutable_entry() = std::move(draft);
-          pqxx::result message = tx.exec_params(
-              "INSERT INTO outbox (tenant_id, destination, request_id, payload, pay_run_id)"
-              " VALUES ($1, $2, $3, decode($4, 'hex'), $5) RETURNING message_id",
-              call.tenant, std::string(kPostEntryDestination), post.request_id(),
-              absl::BytesToHexString(post.SerializeAsString()), run.pay_run_id());
-          tx.exec_params("INSERT INTO outbox_pending (tenant_id, message_id) VALUES ($1, $2)",
-                         call.tenant, message[0][0].as<int64_t>());
-          tx.exec_params(
-              "INSERT INTO approval_counters (tenant_id, approvals) VALUES ($1, 1)"
-              " ON CONFLICT (tenant_id) DO UPDATE SET approvals ="
-              " approval_counters.approvals + 1",
-              call.tenant);
-          // The change feed of approved runs.
-          int64_t sequence = tx.exec_params(
-                                   "SELECT coalesce(max(sequence), 0) + 1 FROM totals_feed"
-                                   " WHERE tenant_id = $1",
-                                   call.tenant)[0][0]
-                                 .as<int64_t>();
-          feed.set_sequence(sequence);
-          feed.set_pay_run_id(run.pay_run_id());
-          feed.set_period(run.period());
-          feed.set_payment_date(run.payment_date());
-          *feed.mutable_totals() = run.totals();
-          tx.exec_params(
-              "INSERT INTO totals_feed (tenant_id, sequence, pay_run_id, totals)"
-              " VALUES ($1, $2, $3, decode($4, 'hex'))",
-              call.tenant, sequence, run.pay_run_id(),
-              absl::BytesToHexString(feed.SerializeAsString()));
-          tx.exec_params(
-              "UPDATE pay_runs SET status = $3, approved_at = now() WHERE tenant_id = $1"
-              " AND pay_run_id = $2",
-              call.tenant, run.pay_run_id(), static_cast<int>(v1::PAY_RUN_STATUS_APPROVED));
-          return LoadPayRun(tx, call.tenant, run.pay_run_id(), false);
-        });
-  });
+                  "INSERT INTO approval_counters (tenant_id, approvals) VALUES ($1, 1)"
+                  " ON CONFLICT (tenant_id) DO UPDATE SET approvals ="
+                  " approval_counters.approvals + 1",
+                  call.tenant);
+              // The change feed of approved runs.
+              int64_t sequence = tx.exec_params(
+                                       "SELECT coalesce(max(sequence), 0) + 1 FROM totals_feed"
+                                       " WHERE tenant_id = $1",
+                                       call.tenant)[0][0]
+                                     .as<int64_t>();
+              feed.set_sequence(sequence);
+              feed.set_pay_run_id(run.pay_run_id());
+              feed.set_period(run.period());
+              feed.set_payment_date(run.payment_date());
+              *feed.mutable_totals() = run.totals();
+              tx.exec_params(
+                  "INSERT INTO totals_feed (tenant_id, sequence, pay_run_id, totals)"
+                  " VALUES ($1, $2, $3, decode($4, 'hex'))",
+                  call.tenant, sequence, run.pay_run_id(),
+                  absl::BytesToHexString(feed.SerializeAsString()));
+              tx.exec_params(
+                  "UPDATE pay_runs SET status = $3, approved_at = now() WHERE tenant_id = $1"
+                  " AND pay_run_id = $2",
+                  call.tenant, run.pay_run_id(), static_cast<int>(v1::PAY_RUN_STATUS_APPROVED));
+              return LoadPayRun(tx, call.tenant, run.pay_run_id(), false);
+            });
+      });
 }
 
 absl::StatusOr<v1::PayRun> PayrollRepository::CancelPayRun(const CallContext& call,

@@ -34,13 +34,11 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "libs/config/config.h"
-#include "libs/server/grpc_server.h"
 #include "tests/bench/gateway_load_driver.h"
 
 ABSL_FLAG(std::string, mode, "read",
@@ -72,14 +70,11 @@ ABSL_FLAG(std::string, business_id, "0135202-4", "setup_gateway: the organisatio
 ABSL_FLAG(std::string, api_key_out, "",
           "setup_gateway: file (created with mode 0600) for the issued client API key");
 
+using tahe::bench::Fail;
+
 namespace {
 
 constexpr char kMetadataFlag[] = "metadata";
-
-int Fail(const absl::Status& status) {
-  std::cerr << "tahe_gateway_load: " << status << "\n";
-  return 1;
-}
 
 // absl keeps only the last occurrence of a flag; --metadata may be repeated. Collects every
 // `--metadata=V` / `--metadata V` and drops them from argv before absl parses the rest.
@@ -131,18 +126,6 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseMetadata(const std::str
   return std::make_pair(std::move(key), item.substr(eq + 1));
 }
 
-// The contents of a credential file, or an error naming the flag.
-absl::StatusOr<std::string> ReadCredential(const std::string& flag, const std::string& path) {
-  absl::StatusOr<std::string> secret = tahe::config::ReadSecret(flag, "", path);
-  if (!secret.ok()) {
-    return secret.status();
-  }
-  if (absl::Status s = tahe::config::ValidateNonEmpty(flag, *secret); !s.ok()) {
-    return s;
-  }
-  return secret;
-}
-
 // Creates (or truncates) `path` with mode 0600 and writes `secret` and a newline to it.
 absl::Status WriteSecretFile(const std::string& path, const std::string& secret) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -176,13 +159,13 @@ int RunRead() {
   }
   if (!absl::GetFlag(FLAGS_bearer_file).empty()) {
     absl::StatusOr<std::string> key =
-        ReadCredential("--bearer_file", absl::GetFlag(FLAGS_bearer_file));
+        tahe::bench::ReadCredentialFile("--bearer_file", absl::GetFlag(FLAGS_bearer_file));
     tahe::config::ExitIfError(key.status());
     options.metadata.emplace_back("authorization", absl::StrCat("Bearer ", *key));
   }
   if (!absl::GetFlag(FLAGS_internal_token_file).empty()) {
-    absl::StatusOr<std::string> token =
-        ReadCredential("--internal_token_file", absl::GetFlag(FLAGS_internal_token_file));
+    absl::StatusOr<std::string> token = tahe::bench::ReadCredentialFile(
+        "--internal_token_file", absl::GetFlag(FLAGS_internal_token_file));
     tahe::config::ExitIfError(token.status());
     options.metadata.emplace_back("x-tahe-internal-token", *token);
   }
@@ -209,8 +192,8 @@ int RunRead() {
 }
 
 int RunSetUpLedger() {
-  absl::StatusOr<std::string> token =
-      ReadCredential("--internal_token_file", absl::GetFlag(FLAGS_internal_token_file));
+  absl::StatusOr<std::string> token = tahe::bench::ReadCredentialFile(
+      "--internal_token_file", absl::GetFlag(FLAGS_internal_token_file));
   tahe::config::ExitIfError(token.status());
   tahe::config::ExitIfError(
       tahe::config::ValidateRange("--entries", absl::GetFlag(FLAGS_entries), 0, 10000));
@@ -227,7 +210,7 @@ int RunSetUpLedger() {
 
 int RunSetUpGateway() {
   absl::StatusOr<std::string> admin_key =
-      ReadCredential("--bearer_file", absl::GetFlag(FLAGS_bearer_file));
+      tahe::bench::ReadCredentialFile("--bearer_file", absl::GetFlag(FLAGS_bearer_file));
   tahe::config::ExitIfError(admin_key.status());
   tahe::config::ExitIfError(
       tahe::config::ValidateHostPort("--ledger_addr", absl::GetFlag(FLAGS_ledger_addr)));
@@ -255,13 +238,8 @@ int RunSetUpGateway() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  tahe::server::DisableMutexDeadlockDetection();  // the client competes for the same cores
   std::vector<std::string> metadata = TakeRepeatedFlag(&argc, argv, kMetadataFlag);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) {
-    tahe::config::DieOnBadConfig(
-        absl::InvalidArgumentError(absl::StrCat("unexpected argument: ", positional[1])));
-  }
+  tahe::bench::InitBenchBinary(argc, argv);
   absl::SetFlag(&FLAGS_metadata, metadata);
 
   const std::string mode = absl::GetFlag(FLAGS_mode);

@@ -3,11 +3,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <condition_variable>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,121 +19,31 @@ namespace {
 
 namespace ledger_v1 = ::tahe::ledger::v1;
 namespace gateway_v1 = ::tahe::gateway::v1;
-using Clock = std::chrono::steady_clock;
 
 constexpr char kCounterAccount[] = "3000";  // Myyntituotot: the other side of the set-up entries
 
-std::string StatusText(const grpc::Status& s) {
-  return absl::StrCat(s.error_code(), " ", s.error_message());
-}
-
-void SetDeadline(grpc::ClientContext* ctx, absl::Duration timeout) {
-  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
-}
-
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address, int index) {
-  grpc::ChannelArguments args;
-  // A connection of its own per channel (see ledger_load_driver.cc).
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt("tahe.bench.channel_index", index);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
-absl::Status WaitConnected(grpc::Channel& channel, const std::string& address) {
-  if (!channel.WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
-    return absl::UnavailableError(absl::StrCat("cannot connect to ", address));
-  }
-  return absl::OkStatus();
-}
-
-// Nearest-rank percentile of sorted samples; 0 for none.
-double Percentile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) {
-    return 0;
-  }
-  size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
-// What the clients share: the window and the count of clients still running.
-struct ReadRun {
-  Clock::time_point measure_start;
-  Clock::time_point measure_end;
-  std::mutex mu;
-  std::condition_variable all_done;
-  int running = 0;  // guarded by mu
-};
-
-// One closed-loop client: the next call starts from the completion callback of the previous one.
-// The callbacks of one client never overlap, so its counters need no lock.
-class ReadClient {
+// One closed-loop client reading the balance of one account per call.
+class ReadClient final : public ClosedLoopClient {
  public:
-  ReadClient(ledger_v1::LedgerService::Stub* stub, const ReadLoadOptions& options, ReadRun* run)
-      : stub_(stub), options_(options), run_(run) {
+  explicit ReadClient(ledger_v1::LedgerService::Stub* stub, const ReadLoadOptions& options)
+      : stub_(stub), options_(options) {
     request_.set_account(options.account);
-    latencies_us_.reserve(1 << 14);
   }
-
-  void Start() { Issue(); }
-
-  const std::vector<double>& latencies_us() const { return latencies_us_; }
-  int64_t calls_in_window() const { return calls_in_window_; }
-  int64_t calls_total() const { return calls_total_; }
-  int64_t errors() const { return errors_; }
-  const std::string& first_error() const { return first_error_; }
 
  private:
-  void Issue() {
-    // A fresh context per call; the previous one is released here, after its call completed.
-    context_ = std::make_unique<grpc::ClientContext>();
+  void StartCall(grpc::ClientContext* ctx, std::function<void(grpc::Status)> done) override {
     for (const auto& [key, value] : options_.metadata) {
-      context_->AddMetadata(key, value);
+      ctx->AddMetadata(key, value);
     }
-    SetDeadline(context_.get(), options_.call_timeout);
+    SetDeadline(ctx, options_.call_timeout);
     response_.Clear();
-    Clock::time_point started = Clock::now();
-    stub_->async()->GetAccountBalance(
-        context_.get(), &request_, &response_,
-        [this, started](grpc::Status status) { OnDone(status, started); });
-  }
-
-  void OnDone(const grpc::Status& status, Clock::time_point started) {
-    Clock::time_point now = Clock::now();
-    bool in_window = now >= run_->measure_start && now <= run_->measure_end;
-    if (status.ok()) {
-      ++calls_total_;
-      if (in_window) {
-        ++calls_in_window_;
-        latencies_us_.push_back(std::chrono::duration<double, std::micro>(now - started).count());
-      }
-    } else {
-      ++errors_;
-      if (first_error_.empty()) {
-        first_error_ = StatusText(status);
-      }
-    }
-    if (now < run_->measure_end) {
-      Issue();  // nothing may touch this client's call state after this
-      return;
-    }
-    std::lock_guard<std::mutex> lock(run_->mu);
-    if (--run_->running == 0) {
-      run_->all_done.notify_all();
-    }
+    stub_->async()->GetAccountBalance(ctx, &request_, &response_, std::move(done));
   }
 
   ledger_v1::LedgerService::Stub* const stub_;
   const ReadLoadOptions& options_;
-  ReadRun* const run_;
-
-  std::unique_ptr<grpc::ClientContext> context_;
   ledger_v1::GetAccountBalanceRequest request_;
   ledger_v1::GetAccountBalanceResponse response_;
-  std::vector<double> latencies_us_;
-  int64_t calls_in_window_ = 0;
-  int64_t calls_total_ = 0;
-  int64_t errors_ = 0;
-  std::string first_error_;
 };
 
 // A blocking admin call with the admin key; the status names the RPC.
@@ -166,49 +73,32 @@ absl::StatusOr<ReadLoadResult> RunReadLoad(const ReadLoadOptions& options) {
   }
   const int channel_count =
       (options.concurrency + options.clients_per_channel - 1) / options.clients_per_channel;
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> channels =
+      ConnectChannels(options.address, channel_count);
+  if (!channels.ok()) {
+    return channels.status();
+  }
   std::vector<std::unique_ptr<ledger_v1::LedgerService::Stub>> stubs;
-  for (int i = 0; i < channel_count; ++i) {
-    channels.push_back(NewChannel(options.address, i));
-    if (absl::Status s = WaitConnected(*channels.back(), options.address); !s.ok()) {
-      return s;
-    }
-    stubs.push_back(ledger_v1::LedgerService::NewStub(channels.back()));
+  for (const std::shared_ptr<grpc::Channel>& channel : *channels) {
+    stubs.push_back(ledger_v1::LedgerService::NewStub(channel));
   }
 
-  ReadRun run;
-  std::vector<std::unique_ptr<ReadClient>> clients;
+  std::vector<std::unique_ptr<ClosedLoopClient>> clients;
   for (int i = 0; i < options.concurrency; ++i) {
     clients.push_back(
-        std::make_unique<ReadClient>(stubs[i / options.clients_per_channel].get(), options, &run));
+        std::make_unique<ReadClient>(stubs[i / options.clients_per_channel].get(), options));
   }
-  const Clock::time_point start = Clock::now();
-  run.measure_start = start + absl::ToChronoNanoseconds(options.warmup);
-  run.measure_end = run.measure_start + absl::ToChronoNanoseconds(options.duration);
-  run.running = options.concurrency;
-  for (auto& c : clients) {
-    c->Start();
-  }
-  {
-    std::unique_lock<std::mutex> lock(run.mu);
-    run.all_done.wait(lock, [&] { return run.running == 0; });
-  }
+  ClosedLoopResult run = RunClosedLoop(clients, options.warmup, options.duration);
 
   ReadLoadResult r;
   r.concurrency = options.concurrency;
   r.channels = channel_count;
   r.seconds = absl::ToDoubleSeconds(options.duration);
-  std::vector<double> latencies;
-  for (const auto& c : clients) {
-    r.calls += c->calls_in_window();
-    r.calls_total += c->calls_total();
-    r.errors += c->errors();
-    if (r.first_error.empty()) {
-      r.first_error = c->first_error();
-    }
-    latencies.insert(latencies.end(), c->latencies_us().begin(), c->latencies_us().end());
-  }
-  std::sort(latencies.begin(), latencies.end());
+  r.calls = run.calls_in_window;
+  r.calls_total = run.calls_total;
+  r.errors = run.errors;
+  r.first_error = run.first_error;
+  std::vector<double>& latencies = run.latencies_us;
   r.calls_per_s = static_cast<double>(r.calls) / r.seconds;
   r.p50_us = Percentile(latencies, 0.50);
   r.p90_us = Percentile(latencies, 0.90);
@@ -247,9 +137,7 @@ absl::Status SetUpReadTenant(const Target& ledger, int entries) {
     credit->mutable_amount()->set_currency_code("EUR");
 
     grpc::ClientContext ctx;
-    ctx.AddMetadata("x-tahe-internal-token", ledger.internal_token);
-    ctx.AddMetadata("x-tahe-tenant", ledger.tenant);
-    ctx.AddMetadata("x-request-id", req.request_id());
+    AddMetadata(&ctx, ledger, req.request_id());
     SetDeadline(&ctx, absl::Seconds(60));
     ledger_v1::PostEntryResponse resp;
     grpc::Status s = stub->PostEntry(&ctx, req, &resp);

@@ -21,11 +21,8 @@
 #include "services/gateway/gateway_repository.h"
 #include "services/gateway/proxy.h"
 #include "services/gateway/router.h"
-#include "services/ledger/group_commit.h"
-#include "services/ledger/ledger_migrations.h"
-#include "services/ledger/ledger_repository.h"
-#include "services/ledger/ledger_service.h"
 #include "tahe/gateway/v1/admin.pb.h"
+#include "tests/bench/bench_testing.h"
 #include "tests/bench/gateway_load_driver.h"
 
 namespace tahe::bench {
@@ -34,38 +31,10 @@ namespace {
 constexpr char kToken[] = "gateway-bench-smoke-internal-token";
 constexpr char kTenant[] = "bench-smoke";
 
-template <typename T>
-T OrThrow(absl::StatusOr<T> v) {
-  if (!v.ok()) {
-    throw std::runtime_error(v.status().ToString());
-  }
-  return *std::move(v);
-}
-
-struct InProcessLedger {
-  testing::TestDatabase db{ledger::Migrations(), "tahe_ledger_app"};
-  prometheus::Registry registry;
-  std::unique_ptr<pg::Pool> pool =
-      OrThrow(pg::Pool::Create({.conninfo = db.app_conninfo(), .size = 4}, nullptr));
-  ledger::LedgerMetrics metrics{&registry};
-  ledger::LedgerRepository repository{pool.get(), &metrics};
-  ledger::GroupCommitter committer{&repository, ledger::GroupCommitter::Options{}};
-  server::Authenticator auth{kToken};
-  server::WorkerPool workers{4};
-  ledger::LedgerService service{&repository, &committer, server::HandlerEnv{&auth, &workers},
-                                ledger::LedgerService::Options{}};
-  std::unique_ptr<server::GrpcServer> server =
-      OrThrow(server::GrpcServer::Start({.listen = "127.0.0.1:0", .services = {&service}}));
-
-  ~InProcessLedger() {
-    server->Shutdown(absl::Seconds(5));
-    committer.Stop();
-    workers.Drain();
-  }
-
-  Target target() const {
-    return {.address = server->address(), .tenant = kTenant, .internal_token = kToken};
-  }
+// The ledger of these tests, and its tenant kTenant.
+struct SmokeLedger : InProcessLedger {
+  SmokeLedger() : InProcessLedger(kToken) {}
+  Target target() const { return InProcessLedger::target(kTenant); }
 };
 
 // The gateway as main.cc wires it, with one admin key made straight in the directory (as the
@@ -112,8 +81,8 @@ struct InProcessGateway {
   std::unique_ptr<server::GrpcServer> server;
 };
 
-ReadLoadOptions DirectRead(const InProcessLedger& ledger) {
-  return {.address = ledger.server->address(),
+ReadLoadOptions DirectRead(const SmokeLedger& ledger) {
+  return {.address = ledger.address(),
           .metadata = {{"x-tahe-internal-token", kToken}, {"x-tahe-tenant", kTenant}},
           .concurrency = 8,
           .clients_per_channel = 4,
@@ -122,7 +91,7 @@ ReadLoadOptions DirectRead(const InProcessLedger& ledger) {
 }
 
 TEST_CASE("read load against the ledger completes calls without errors", "[bench]") {
-  InProcessLedger ledger;
+  SmokeLedger ledger;
   REQUIRE(SetUpReadTenant(ledger.target()).ok());
   REQUIRE(SetUpReadTenant(ledger.target()).ok());  // idempotent
 
@@ -144,7 +113,7 @@ TEST_CASE("read load against the ledger completes calls without errors", "[bench
 }
 
 TEST_CASE("read load at concurrency 1 uses one channel", "[bench]") {
-  InProcessLedger ledger;
+  SmokeLedger ledger;
   REQUIRE(SetUpReadTenant(ledger.target()).ok());
   ReadLoadOptions options = DirectRead(ledger);
   options.concurrency = 1;
@@ -159,7 +128,7 @@ TEST_CASE("read load at concurrency 1 uses one channel", "[bench]") {
 }
 
 TEST_CASE("a wrong credential shows up as errors, not as calls", "[bench]") {
-  InProcessLedger ledger;
+  SmokeLedger ledger;
   REQUIRE(SetUpReadTenant(ledger.target()).ok());
   ReadLoadOptions options = DirectRead(ledger);
   options.metadata = {{"x-tahe-internal-token", "not-the-internal-token"},
@@ -174,13 +143,13 @@ TEST_CASE("a wrong credential shows up as errors, not as calls", "[bench]") {
 }
 
 TEST_CASE("read load through the gateway with a key made by SetUpGatewayTenant", "[bench]") {
-  InProcessLedger ledger;
+  SmokeLedger ledger;
   REQUIRE(SetUpReadTenant(ledger.target()).ok());
   InProcessGateway gateway;
   absl::StatusOr<std::string> key =
       SetUpGatewayTenant({.gateway_address = gateway.server->address(),
                           .admin_api_key = gateway.admin_key,
-                          .ledger_address = ledger.server->address(),
+                          .ledger_address = ledger.address(),
                           .organisation = kTenant});
   REQUIRE(key.ok());
   CHECK(key->rfind("tahe_", 0) == 0);
@@ -188,7 +157,7 @@ TEST_CASE("read load through the gateway with a key made by SetUpGatewayTenant",
   absl::StatusOr<std::string> second =
       SetUpGatewayTenant({.gateway_address = gateway.server->address(),
                           .admin_api_key = gateway.admin_key,
-                          .ledger_address = ledger.server->address(),
+                          .ledger_address = ledger.address(),
                           .organisation = kTenant});
   REQUIRE(second.ok());
   CHECK(*second != *key);
@@ -207,12 +176,12 @@ TEST_CASE("read load through the gateway with a key made by SetUpGatewayTenant",
 }
 
 TEST_CASE("SetUpGatewayTenant refuses a key without the admin role", "[bench]") {
-  InProcessLedger ledger;
+  SmokeLedger ledger;
   InProcessGateway gateway;
   absl::StatusOr<std::string> key =
       SetUpGatewayTenant({.gateway_address = gateway.server->address(),
                           .admin_api_key = "tahe_000000000000_nope",
-                          .ledger_address = ledger.server->address(),
+                          .ledger_address = ledger.address(),
                           .organisation = kTenant});
   REQUIRE(!key.ok());
   CHECK(key.status().message().find("CreateRegion") != std::string::npos);

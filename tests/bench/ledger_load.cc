@@ -14,10 +14,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "libs/config/config.h"
-#include "libs/server/grpc_server.h"
 #include "tests/bench/ledger_load_driver.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "Ledger gRPC address host:port");
@@ -36,22 +34,10 @@ ABSL_FLAG(int, batch_size, 1000, "bulk: entries per streamed (atomic) batch");
 ABSL_FLAG(std::string, entry_date, "", "Date of every entry, YYYY-MM-DD; empty: today (UTC)");
 ABSL_FLAG(bool, setup, true, "Load the chart template and open the period first");
 
-namespace {
-
-int Fail(const absl::Status& status) {
-  std::cerr << "tahe_ledger_load: " << status << "\n";
-  return 1;
-}
-
-}  // namespace
+using tahe::bench::Fail;
 
 int main(int argc, char** argv) {
-  tahe::server::DisableMutexDeadlockDetection();  // the client competes for the same cores
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) {
-    tahe::config::DieOnBadConfig(
-        absl::InvalidArgumentError(absl::StrCat("unexpected argument: ", positional[1])));
-  }
+  tahe::bench::InitBenchBinary(argc, argv);
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode != "post" && mode != "bulk") {
     tahe::config::DieOnBadConfig(absl::InvalidArgumentError("--mode: post or bulk"));
@@ -72,10 +58,9 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_entries) < 1) {
     tahe::config::DieOnBadConfig(absl::InvalidArgumentError("--entries must be >= 1"));
   }
-  absl::StatusOr<std::string> token = tahe::config::ReadSecret(
-      "--internal_token_file", "", absl::GetFlag(FLAGS_internal_token_file));
+  absl::StatusOr<std::string> token = tahe::bench::ReadCredentialFile(
+      "--internal_token_file", absl::GetFlag(FLAGS_internal_token_file));
   tahe::config::ExitIfError(token.status());
-  tahe::config::ExitIfError(tahe::config::ValidateNonEmpty("--internal_token_file", *token));
 
   const tahe::bench::Target target{.address = absl::GetFlag(FLAGS_addr),
                                    .tenant = absl::GetFlag(FLAGS_tenant),

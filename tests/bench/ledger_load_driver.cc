@@ -4,11 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <condition_variable>
+#include <functional>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,16 +23,6 @@ using Clock = std::chrono::steady_clock;
 // The two accounts of every benchmark entry: a sale paid into the bank account.
 constexpr char kDebitAccount[] = "1910";   // Pankkitili
 constexpr char kCreditAccount[] = "3000";  // Myyntituotot
-
-void AddMetadata(grpc::ClientContext* ctx, const Target& target, const std::string& request_id) {
-  ctx->AddMetadata("x-tahe-internal-token", target.internal_token);
-  ctx->AddMetadata("x-tahe-tenant", target.tenant);
-  ctx->AddMetadata("x-request-id", request_id);
-}
-
-void SetDeadline(grpc::ClientContext* ctx, absl::Duration timeout) {
-  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
-}
 
 // A 2-line balanced entry; the amount varies so that entries are not all identical.
 void FillEntry(v1::PostEntryRequest* req, const std::string& request_id,
@@ -57,109 +44,26 @@ void FillEntry(v1::PostEntryRequest* req, const std::string& request_id,
   credit->mutable_amount()->set_currency_code("EUR");
 }
 
-std::string StatusText(const grpc::Status& s) {
-  return absl::StrCat(s.error_code(), " ", s.error_message());
-}
-
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address, int index) {
-  grpc::ChannelArguments args;
-  // A channel of its own connection: without a local subchannel pool, channels with equal
-  // arguments share one subchannel (one TCP connection), which defeats having several.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt("tahe.bench.channel_index", index);
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
-absl::Status WaitConnected(grpc::Channel& channel, const std::string& address) {
-  if (!channel.WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
-    return absl::UnavailableError(absl::StrCat("cannot connect to the ledger at ", address));
-  }
-  return absl::OkStatus();
-}
-
-// Nearest-rank percentile of sorted samples; 0 for none.
-double Percentile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) {
-    return 0;
-  }
-  size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
-// What the clients share: the window and the count of clients still running.
-struct PostRun {
-  Clock::time_point measure_start;
-  Clock::time_point measure_end;
-  std::mutex mu;
-  std::condition_variable all_done;
-  int running = 0;  // guarded by mu
-};
-
-// One closed-loop client: issues the next call from the completion callback of the previous one,
-// so there is exactly one call in flight per client and no thread per client. The callbacks of
-// one client never overlap, so its counters need no lock.
-class PostClient {
+// One closed-loop client posting one 2-line entry per call.
+class PostClient final : public ClosedLoopClient {
  public:
   PostClient(v1::LedgerService::Stub* stub, Target target, const PostLoadOptions& options,
-             const std::string& run_id, const std::string& entry_date, int index, PostRun* run)
+             const std::string& run_id, const std::string& entry_date, int index)
       : stub_(stub),
         target_(std::move(target)),
         options_(options),
         id_prefix_(absl::StrCat(run_id, "-c", index, "-")),
-        entry_date_(entry_date),
-        run_(run) {
-    latencies_ms_.reserve(1 << 14);
-  }
-
-  void Start() { Issue(); }
-
-  const std::vector<double>& latencies_ms() const { return latencies_ms_; }
-  int64_t posted_in_window() const { return posted_in_window_; }
-  int64_t posted_total() const { return posted_total_; }
-  int64_t errors() const { return errors_; }
-  const std::string& first_error() const { return first_error_; }
+        entry_date_(entry_date) {}
 
  private:
-  void Issue() {
-    // A fresh context per call, as gRPC's own callback benchmark client does; the previous one
-    // is released here, after its call completed.
-    context_ = std::make_unique<grpc::ClientContext>();
+  void StartCall(grpc::ClientContext* ctx, std::function<void(grpc::Status)> done) override {
     std::string request_id = absl::StrCat(id_prefix_, sequence_);
-    AddMetadata(context_.get(), target_, request_id);
-    SetDeadline(context_.get(), options_.call_timeout);
+    AddMetadata(ctx, target_, request_id);
+    SetDeadline(ctx, options_.call_timeout);
     FillEntry(&request_, request_id, entry_date_, 100 + (sequence_ % 100000));
     ++sequence_;
     response_.Clear();
-    Clock::time_point started = Clock::now();
-    stub_->async()->PostEntry(context_.get(), &request_, &response_,
-                              [this, started](grpc::Status status) { OnDone(status, started); });
-  }
-
-  void OnDone(const grpc::Status& status, Clock::time_point started) {
-    Clock::time_point now = Clock::now();
-    bool in_window = now >= run_->measure_start && now <= run_->measure_end;
-    if (status.ok()) {
-      ++posted_total_;
-      if (in_window) {
-        ++posted_in_window_;
-        latencies_ms_.push_back(std::chrono::duration<double, std::milli>(now - started).count());
-      }
-    } else {
-      ++errors_;
-      if (first_error_.empty()) {
-        first_error_ = StatusText(status);
-      }
-    }
-    if (now < run_->measure_end) {
-      Issue();  // nothing may touch this client's call state after this
-      return;
-    }
-    std::lock_guard<std::mutex> lock(run_->mu);
-    if (--run_->running == 0) {
-      run_->all_done.notify_all();
-    }
+    stub_->async()->PostEntry(ctx, &request_, &response_, std::move(done));
   }
 
   v1::LedgerService::Stub* const stub_;
@@ -167,32 +71,13 @@ class PostClient {
   const PostLoadOptions& options_;
   const std::string id_prefix_;
   const std::string entry_date_;
-  PostRun* const run_;
 
-  std::unique_ptr<grpc::ClientContext> context_;
   v1::PostEntryRequest request_;
   v1::PostEntryResponse response_;
   int64_t sequence_ = 0;
-  std::vector<double> latencies_ms_;
-  int64_t posted_in_window_ = 0;
-  int64_t posted_total_ = 0;
-  int64_t errors_ = 0;
-  std::string first_error_;
 };
 
 }  // namespace
-
-std::string RandomRunId() {
-  std::random_device device;
-  std::mt19937_64 rng((static_cast<uint64_t>(device()) << 32) ^ device() ^
-                      static_cast<uint64_t>(Clock::now().time_since_epoch().count()));
-  return absl::StrFormat("%012x", rng() & 0xffffffffffffULL);
-}
-
-std::string TodayUtc() {
-  absl::CivilDay day = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
-  return absl::StrFormat("%04d-%02d-%02d", day.year(), day.month(), day.day());
-}
 
 std::vector<Target> SpreadOverTenants(const Target& target, int tenants) {
   if (tenants <= 1) {
@@ -255,52 +140,39 @@ absl::StatusOr<PostLoadResult> RunPostLoad(const Target& target, const PostLoadO
   const int channel_count =
       (options.concurrency + options.clients_per_channel - 1) / options.clients_per_channel;
 
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> channels =
+      ConnectChannels(target.address, channel_count);
+  if (!channels.ok()) {
+    return channels.status();
+  }
   std::vector<std::unique_ptr<v1::LedgerService::Stub>> stubs;
-  for (int i = 0; i < channel_count; ++i) {
-    channels.push_back(NewChannel(target.address, i));
-    if (absl::Status s = WaitConnected(*channels.back(), target.address); !s.ok()) {
-      return s;
-    }
-    stubs.push_back(v1::LedgerService::NewStub(channels.back()));
+  for (const std::shared_ptr<grpc::Channel>& channel : *channels) {
+    stubs.push_back(v1::LedgerService::NewStub(channel));
   }
 
   const std::vector<Target> targets = SpreadOverTenants(target, options.tenants);
-  PostRun run;
-  std::vector<std::unique_ptr<PostClient>> clients;
+  std::vector<std::unique_ptr<ClosedLoopClient>> clients;
   for (int i = 0; i < options.concurrency; ++i) {
     clients.push_back(std::make_unique<PostClient>(stubs[i / options.clients_per_channel].get(),
                                                    targets[i % targets.size()], options, run_id,
-                                                   entry_date, i, &run));
+                                                   entry_date, i));
   }
-  const Clock::time_point start = Clock::now();
-  run.measure_start = start + absl::ToChronoNanoseconds(options.warmup);
-  run.measure_end = run.measure_start + absl::ToChronoNanoseconds(options.duration);
-  run.running = options.concurrency;
-  for (auto& c : clients) {
-    c->Start();
-  }
-  {
-    std::unique_lock<std::mutex> lock(run.mu);
-    run.all_done.wait(lock, [&] { return run.running == 0; });
-  }
+  ClosedLoopResult run = RunClosedLoop(clients, options.warmup, options.duration);
 
   PostLoadResult r;
   r.concurrency = options.concurrency;
   r.tenants = static_cast<int>(targets.size());
   r.channels = channel_count;
   r.seconds = absl::ToDoubleSeconds(options.duration);
-  std::vector<double> latencies;
-  for (const auto& c : clients) {
-    r.entries += c->posted_in_window();
-    r.entries_total += c->posted_total();
-    r.errors += c->errors();
-    if (r.first_error.empty()) {
-      r.first_error = c->first_error();
-    }
-    latencies.insert(latencies.end(), c->latencies_ms().begin(), c->latencies_ms().end());
+  r.entries = run.calls_in_window;
+  r.entries_total = run.calls_total;
+  r.errors = run.errors;
+  r.first_error = run.first_error;
+  std::vector<double> latencies;  // milliseconds
+  latencies.reserve(run.latencies_us.size());
+  for (double us : run.latencies_us) {
+    latencies.push_back(us / 1000);
   }
-  std::sort(latencies.begin(), latencies.end());
   r.entries_per_s = static_cast<double>(r.entries) / r.seconds;
   r.p50_ms = Percentile(latencies, 0.50);
   r.p90_ms = Percentile(latencies, 0.90);
@@ -329,11 +201,12 @@ absl::StatusOr<BulkLoadResult> RunBulkLoad(const Target& target, const BulkLoadO
     }
   }
 
-  std::shared_ptr<grpc::Channel> channel = NewChannel(target.address, 0);
-  if (absl::Status s = WaitConnected(*channel, target.address); !s.ok()) {
-    return s;
+  absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> channels =
+      ConnectChannels(target.address, 1);
+  if (!channels.ok()) {
+    return channels.status();
   }
-  auto stub = v1::LedgerService::NewStub(channel);
+  auto stub = v1::LedgerService::NewStub(channels->front());
   grpc::ClientContext ctx;
   AddMetadata(&ctx, target, absl::StrCat(run_id, "-bulk"));
   SetDeadline(&ctx, options.call_timeout);

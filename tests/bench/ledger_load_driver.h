@@ -25,15 +25,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tests/bench/bench_common.h"
 
 namespace tahe::bench {
-
-// Where and as whom to call the ledger.
-struct Target {
-  std::string address;         // host:port
-  std::string tenant;          // x-tahe-tenant
-  std::string internal_token;  // x-tahe-internal-token
-};
 
 struct PostLoadOptions {
   int concurrency = 64;
@@ -108,11 +102,6 @@ absl::StatusOr<PostLoadResult> RunPostLoad(const Target& target, const PostLoadO
 
 // REQUIRES: options.entries >= 1, options.batch_size >= 1.
 absl::StatusOr<BulkLoadResult> RunBulkLoad(const Target& target, const BulkLoadOptions& options);
-
-// 12 random hex digits.
-std::string RandomRunId();
-// Today's date in UTC, "YYYY-MM-DD".
-std::string TodayUtc();
 
 // One line for people and one `RESULT key=value ...` line for scripts.
 std::string HumanLine(const PostLoadResult& r);

@@ -2,78 +2,30 @@
 // It checks that the driver posts entries without errors and that the ledger holds what the
 // driver reports; it never asserts on timings (those belong to run_ledger_bench.sh).
 
-#include <prometheus/registry.h>
-
 #include <catch2/catch.hpp>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "libs/pg/pg.h"
-#include "libs/server/call.h"
-#include "libs/server/grpc_server.h"
-#include "libs/server/worker_pool.h"
-#include "libs/testing/pg_fixture.h"
-#include "services/ledger/group_commit.h"
-#include "services/ledger/ledger_migrations.h"
-#include "services/ledger/ledger_repository.h"
-#include "services/ledger/ledger_service.h"
+#include "tests/bench/bench_testing.h"
 #include "tests/bench/ledger_load_driver.h"
 
 namespace tahe::bench {
 namespace {
 
 constexpr char kToken[] = "bench-smoke-internal-token";
+constexpr char kTenant[] = "bench-smoke";
 
-struct InProcessLedger {
-  testing::TestDatabase db{ledger::Migrations(), "tahe_ledger_app"};
-  prometheus::Registry registry;
-  std::unique_ptr<pg::Pool> pool;
-  std::unique_ptr<ledger::LedgerMetrics> metrics;
-  std::unique_ptr<ledger::LedgerRepository> repository;
-  std::unique_ptr<ledger::GroupCommitter> committer;
-  server::Authenticator auth{kToken};
-  server::WorkerPool workers{4};
-  std::unique_ptr<ledger::LedgerService> service;
-  std::unique_ptr<server::GrpcServer> server;
-
-  InProcessLedger() {
-    auto created = pg::Pool::Create({.conninfo = db.app_conninfo(), .size = 4}, nullptr);
-    REQUIRE(created.ok());
-    pool = *std::move(created);
-    metrics = std::make_unique<ledger::LedgerMetrics>(&registry);
-    repository = std::make_unique<ledger::LedgerRepository>(pool.get(), metrics.get());
-    committer = std::make_unique<ledger::GroupCommitter>(repository.get(),
-                                                         ledger::GroupCommitter::Options{});
-    service = std::make_unique<ledger::LedgerService>(repository.get(), committer.get(),
-                                                      server::HandlerEnv{&auth, &workers},
-                                                      ledger::LedgerService::Options{});
-    auto started =
-        server::GrpcServer::Start({.listen = "127.0.0.1:0", .services = {service.get()}});
-    REQUIRE(started.ok());
-    server = *std::move(started);
-  }
-
-  ~InProcessLedger() {
-    server->Shutdown(absl::Seconds(5));
-    committer->Stop();
-    workers.Drain();
-  }
-
-  Target target() const {
-    return {.address = server->address(), .tenant = "bench-smoke", .internal_token = kToken};
-  }
-
-  int64_t EntriesInDatabase(const std::string& tenant = "bench-smoke") {
-    pqxx::connection c(db.owner_conninfo());
-    pqxx::work tx(c);
-    return tx.exec_params("SELECT count(*) FROM entries WHERE tenant_id = $1", tenant)[0][0]
-        .as<int64_t>();
+// The ledger of these tests, and its tenant kTenant.
+struct SmokeLedger : InProcessLedger {
+  SmokeLedger() : InProcessLedger(kToken) {}
+  Target target() const { return InProcessLedger::target(kTenant); }
+  int64_t EntriesInDatabase(const std::string& tenant = kTenant) {
+    return InProcessLedger::EntriesInDatabase(tenant);
   }
 };
 
 TEST_CASE("post load posts entries without errors and the ledger holds them", "[bench]") {
-  InProcessLedger ledger;
+  SmokeLedger ledger;
   REQUIRE(SetUpTenant(ledger.target(), TodayUtc()).ok());
   REQUIRE(SetUpTenant(ledger.target(), TodayUtc()).ok());  // idempotent
 
@@ -95,7 +47,7 @@ TEST_CASE("post load posts entries without errors and the ledger holds them", "[
 }
 
 TEST_CASE("post load spreads clients over several tenants, each with its own chain", "[bench]") {
-  InProcessLedger ledger;
+  SmokeLedger ledger;
   std::vector<Target> targets = SpreadOverTenants(ledger.target(), 3);
   REQUIRE(targets.size() == 3);
   CHECK(targets[2].tenant == "bench-smoke-2");
@@ -119,7 +71,7 @@ TEST_CASE("post load spreads clients over several tenants, each with its own cha
 }
 
 TEST_CASE("bulk load imports every entry in batches", "[bench]") {
-  InProcessLedger ledger;
+  SmokeLedger ledger;
   REQUIRE(SetUpTenant(ledger.target(), TodayUtc()).ok());
   BulkLoadOptions options{.entries = 250, .batch_size = 100};
   absl::StatusOr<BulkLoadResult> r = RunBulkLoad(ledger.target(), options);
@@ -134,7 +86,7 @@ TEST_CASE("bulk load imports every entry in batches", "[bench]") {
 }
 
 TEST_CASE("a wrong credential shows up as errors, not as posted entries", "[bench]") {
-  InProcessLedger ledger;
+  SmokeLedger ledger;
   REQUIRE(SetUpTenant(ledger.target(), TodayUtc()).ok());
   Target wrong = ledger.target();
   wrong.internal_token = "not-the-internal-token";

@@ -62,6 +62,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/pg/lib.sh
 source "${repo}/tests/pg/lib.sh"
+# shellcheck source=tests/bench/lib.sh
+source "${repo}/tests/bench/lib.sh"
 
 duration=20
 warmup=2
@@ -72,19 +74,8 @@ profile=0
 concurrencies=(1 64)
 targets=(direct gateway nginx)
 nginx_bin=${NGINX:-/usr/sbin/nginx}
-command_line="bash tests/bench/run_gateway_bench.sh"
-for arg in "$@"; do
-  if [[ "${arg}" =~ [[:space:]] ]]; then
-    command_line+=" '${arg}'"
-  else
-    command_line+=" ${arg}"
-  fi
-done
+command_line=$(bench_command_line run_gateway_bench.sh "$@")
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-  exit 2
-}
 while (($# > 0)); do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -94,8 +85,8 @@ while (($# > 0)); do
     --quick) duration=3; warmup=1; rounds=1; shift ;;
     --keep) keep=1; shift ;;
     --perf) profile=1; keep=1; shift ;;
-    -h | --help) usage ;;
-    *) echo "run_gateway_bench.sh: unknown option $1" >&2; usage ;;
+    -h | --help) bench_usage ;;
+    *) echo "run_gateway_bench.sh: unknown option $1" >&2; bench_usage ;;
   esac
 done
 for n in duration warmup rounds clients_per_channel; do
@@ -106,125 +97,34 @@ done
 [[ -x "${nginx_bin}" ]] || tahe_die "${nginx_bin} not found: install the Debian package nginx"
 ((!profile)) || command -v perf >/dev/null || tahe_die "--perf needs perf (Debian: linux-perf)"
 
-say() { echo "== $*" >&2; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-
 # --- 1. build ---------------------------------------------------------------------------------
-build_dir=${TAHE_BUILD_DIR:-build}
-[[ "${build_dir}" = /* ]] || build_dir="${repo}/${build_dir}"
-build_log=$(mktemp "${TMPDIR:-/tmp}/tahe-bench-build.XXXXXX")
-if [[ ! -f "${build_dir}/CMakeCache.txt" ]]; then
-  say "configuring ${build_dir}"
-  cmake -G Ninja -S "${repo}" -B "${build_dir}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    >"${build_log}" 2>&1 || { tail -n 40 "${build_log}" >&2; tahe_die "cmake configure failed"; }
-fi
-say "building tahe_ledger, tahe_gateway and tahe_gateway_load in ${build_dir}"
-cmake --build "${build_dir}" -j"$(nproc)" --target tahe_ledger tahe_gateway tahe_gateway_load \
-  >"${build_log}" 2>&1 || { tail -n 40 "${build_log}" >&2; tahe_die "build failed"; }
-rm -f "${build_log}"
+bench_build tahe_ledger tahe_gateway tahe_gateway_load
 ledger_bin="${build_dir}/services/ledger/tahe_ledger"
 gateway_bin="${build_dir}/services/gateway/tahe_gateway"
 load_bin="${build_dir}/tests/bench/tahe_gateway_load"
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "${build_dir}/CMakeCache.txt")
 
 # --- 2. PostgreSQL ----------------------------------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/tahe-gwbench.XXXXXX")
-chmod 755 "${work}"  # the postgres user (when we are root) must reach ${work}/pg
-pg_dir="${work}/pg"
+bench_make_work tahe-gwbench
 nginx_dir="${work}/nginx"
-ledger_pid=""
-gateway_pid=""
-nginx_pid=""
-# shellcheck disable=SC2317  # invoked by the trap
-stop_process() {  # stop_process PID: SIGTERM, then wait for it
-  if [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; then
-    kill -TERM "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-  fi
-}
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() {
-  local status=$?
-  stop_process "${nginx_pid}"
-  stop_process "${gateway_pid}"
-  stop_process "${ledger_pid}"
-  bash "${repo}/tests/pg/stop.sh" "${pg_dir}" >/dev/null 2>&1 || status=1
-  if ((keep)); then
-    echo "work directory kept: ${work}" >&2
-  else
-    rm -rf "${work}"
-  fi
-  exit "${status}"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_start_pg
 
-say "starting PostgreSQL in ${pg_dir}"
-bash "${repo}/tests/pg/start.sh" "${pg_dir}" >/dev/null
-set -a
-# shellcheck source=/dev/null
-source "${pg_dir}/env"
-set +a
-pg_host=${TAHE_TEST_PG_HOST}
-pg_port=${TAHE_TEST_PG_PORT}
-pg_user=${TAHE_TEST_PG_USER}
-
-psql_db() {  # psql_db DBNAME [ARGS...]: as the superuser over TCP, stop at the first error
-  local db=$1
-  shift
-  "${TAHE_PG_BINDIR}/psql" -h "${pg_host}" -p "${pg_port}" -U "${pg_user}" -d "${db}" -X -q \
-    -v ON_ERROR_STOP=1 "$@"
-}
-psql_db postgres <<'SQL'
-CREATE ROLE tahe_ledger_app NOLOGIN;
-CREATE ROLE tahe_ledger_bench LOGIN IN ROLE tahe_ledger_app;
-CREATE DATABASE tahe_ledger;
-CREATE ROLE tahe_gateway_app NOLOGIN;
-CREATE ROLE tahe_gateway_bench LOGIN IN ROLE tahe_gateway_app;
-CREATE DATABASE tahe_gateway;
-SQL
+bench_create_service_db ledger
+bench_create_service_db gateway
 
 token_file="${work}/internal_token"
-(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"${token_file}")
+bench_secret_file "${token_file}"
 admin_key_file="${work}/admin_key"
 client_key_file="${work}/client_key"
 
 # --- 3. the ledger and the gateway ------------------------------------------------------------
-# wait_serving NAME PID LOG MESSAGE: prints the gRPC address from the service's "MESSAGE" log
-# line once it is serving.
-wait_serving() {
-  local name=$1 pid=$2 log=$3 message=$4 addr=""
-  for _ in $(seq 1 600); do
-    addr=$(sed -n "s/.*\"msg\":\"${message}\".*\"grpc\":\"\\([^\"]*\\)\".*/\\1/p" "${log}")
-    [[ -z "${addr}" ]] || break
-    kill -0 "${pid}" 2>/dev/null || { cat "${log}" >&2; tahe_die "${name} exited during start-up"; }
-    sleep 0.1
-  done
-  [[ -n "${addr}" ]] || tahe_die "${name} did not start within 60 s (log: ${log})"
-  echo "${addr}"
-}
+bench_start_service ledger "${ledger_bin}"
+ledger_pid=${service_pid}
+ledger_addr=${service_addr}
 
-say "starting the ledger"
-ledger_log="${work}/ledger.log"
-: >"${ledger_log}"
-"${ledger_bin}" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
-  --db_url="host=${pg_host} port=${pg_port} user=tahe_ledger_bench dbname=tahe_ledger" \
-  --db_migrate_url="host=${pg_host} port=${pg_port} user=${pg_user} dbname=tahe_ledger" \
-  --internal_token_file="${token_file}" >"${ledger_log}" 2>&1 &
-ledger_pid=$!
-ledger_addr=$(wait_serving tahe_ledger "${ledger_pid}" "${ledger_log}" "ledger serving")
-
-say "starting the gateway"
-gateway_log="${work}/gateway.log"
-: >"${gateway_log}"
-"${gateway_bin}" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
-  --db_url="host=${pg_host} port=${pg_port} user=tahe_gateway_bench dbname=tahe_gateway" \
-  --db_migrate_url="host=${pg_host} port=${pg_port} user=${pg_user} dbname=tahe_gateway" \
-  --internal_token_file="${token_file}" --rate_per_second=0 \
-  --bootstrap_admin_key_file="${admin_key_file}" >"${gateway_log}" 2>&1 &
-gateway_pid=$!
-gateway_addr=$(wait_serving tahe_gateway "${gateway_pid}" "${gateway_log}" "gateway serving")
+bench_start_service gateway "${gateway_bin}" --rate_per_second=0 \
+  --bootstrap_admin_key_file="${admin_key_file}"
+gateway_pid=${service_pid}
+gateway_addr=${service_addr}
 [[ -s "${admin_key_file}" ]] ||
   tahe_die "the gateway did not write an admin key to --bootstrap_admin_key_file"
 
@@ -301,6 +201,7 @@ nginx_cmd=("${nginx_bin}" -p "${nginx_dir}" -c "${nginx_dir}/nginx.conf" -e "${n
 say "starting nginx on 127.0.0.1:${nginx_port}"
 "${nginx_cmd[@]}" >"${nginx_dir}/stdout.log" 2>&1 &
 nginx_pid=$!
+bench_track "${nginx_pid}"
 for _ in $(seq 1 100); do
   tahe_port_in_use "${nginx_port}" && break
   kill -0 "${nginx_pid}" 2>/dev/null || { cat "${nginx_dir}/error.log" >&2; tahe_die "nginx exited"; }
@@ -326,29 +227,6 @@ load() {
   esac
   "${load_bin}" "${args[@]}" "$@"
 }
-# The value of KEY in a `RESULT key=value ...` line.
-result_field() { sed -n "s/^RESULT .*\\b$2=\\([^ ]*\\).*/\\1/p" "$1"; }
-
-# CPU seconds (user + system) used so far by a process, its reaped children included.
-cpu_of() {
-  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15 + $16 + $17) / hz }' "/proc/$1/stat"
-}
-# CPU seconds of a process and its live children (PostgreSQL backends, nginx workers).
-cpu_of_tree() {
-  local total pid
-  total=$(cpu_of "$1")
-  for pid in $(pgrep -P "$1"); do
-    total=$(awk -v a="${total}" -v b="$(awk -v hz="$(getconf CLK_TCK)" \
-      '{ print ($14 + $15) / hz }' "/proc/${pid}/stat" 2>/dev/null || echo 0)" \
-      'BEGIN { print a + b }')
-  done
-  echo "${total}"
-}
-# CPU seconds the whole machine has been busy (every process, ours and anyone else's).
-cpu_of_machine() {
-  awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat
-}
-postmaster_pid=$(head -1 "${pg_dir}/data/postmaster.pid")
 # Context switches (voluntary and not) so far of every thread of the given processes.
 switches_of() {
   local pid
@@ -423,14 +301,6 @@ for ((round = 0; round < rounds; round++)); do
 done
 
 # --- 6. summary ---------------------------------------------------------------------------------
-# Nearest-rank percentiles P50, P90 and P99 of the numbers in the files given, as "p50 p90 p99".
-percentiles() {
-  cat "$@" | sort -n | awk '
-    function rank(q) { r = int(NR * q); if (r < NR * q) r++; if (r < 1) r = 1; return r }
-    { v[NR] = $1 }
-    END { if (NR == 0) { print "0 0 0"; exit }
-          printf "%.0f %.0f %.0f\n", v[rank(0.50)], v[rank(0.90)], v[rank(0.99)] }'
-}
 # CPU microseconds per call: per_call CPU_SECONDS CALLS.
 per_call() { calc "%.0f" "$1 * 1e6 / ($2 > 0 ? $2 : 1)"; }
 declare -A tput p50 p90 p99 errors cpu_line
@@ -445,10 +315,10 @@ for target in "${targets[@]}"; do
                   gateway + 0, nginx + 0, pg + 0, machine + 0, gs + 0, ns + 0, ts + 0 }' "${runs}")
     tput[${key}]=$(calc "%.0f" "${calls} / ${seconds}")
     errors[${key}]=${errs}
-    read -r a b d < <(percentiles "${work}/latency/${target}_c${c}_r"*)
-    p50[${key}]=${a}
-    p90[${key}]=${b}
-    p99[${key}]=${d}
+    read -r a b d < <(percentiles "0.50 0.90 0.99" "${work}/latency/${target}_c${c}_r"*)
+    p50[${key}]=$(calc "%.0f" "${a}")
+    p90[${key}]=$(calc "%.0f" "${b}")
+    p99[${key}]=$(calc "%.0f" "${d}")
     # CPU per call over the whole runs (warm-up included), by process.
     proxy_cpu="–"
     proxy_switches="–"
@@ -479,14 +349,11 @@ ceiling=$(calc "%.2f" "${tput[direct_${hi}]} / ${tput[nginx_${hi}]}")
 added_p50=$(calc "%.0f" "${p50[gateway_${lo}]} - ${p50[direct_${lo}]}")
 nginx_added_p50=$(calc "%.0f" "${p50[nginx_${lo}]} - ${p50[direct_${lo}]}")
 
-cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+cpu_model=$(bench_cpu_model)
 pg_version=$(psql_db postgres -At -c "SHOW server_version")
 nginx_version=$("${nginx_bin}" -v 2>&1 | sed 's/^nginx version: //')
 grpc_version=$(pkg-config --modversion grpc++ 2>/dev/null || echo unknown)
-commit=$(git -C "${repo}" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n "$(git -C "${repo}" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
-  commit+=" (with uncommitted changes)"
-fi
+commit=$(bench_commit)
 nproc=$(nproc)
 
 cat <<EOF

@@ -44,6 +44,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/pg/lib.sh
 source "${repo}/tests/pg/lib.sh"
+# shellcheck source=tests/bench/lib.sh
+source "${repo}/tests/bench/lib.sh"
 
 concurrency=64
 duration=30
@@ -53,19 +55,8 @@ batch_size=1000
 ledger_args=""
 keep=0
 analyze=1
-command_line="bash tests/bench/run_ledger_bench.sh"
-for arg in "$@"; do
-  if [[ "${arg}" =~ [[:space:]] ]]; then
-    command_line+=" '${arg}'"
-  else
-    command_line+=" ${arg}"
-  fi
-done
+command_line=$(bench_command_line run_ledger_bench.sh "$@")
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-  exit 2
-}
 while (($# > 0)); do
   case "$1" in
     --concurrency) concurrency=$2; shift 2 ;;
@@ -77,8 +68,8 @@ while (($# > 0)); do
     --quick) duration=3; warmup=1; bulk_entries=5000; shift ;;
     --keep) keep=1; shift ;;
     --no-analyze) analyze=0; shift ;;
-    -h | --help) usage ;;
-    *) echo "run_ledger_bench.sh: unknown option $1" >&2; usage ;;
+    -h | --help) bench_usage ;;
+    *) echo "run_ledger_bench.sh: unknown option $1" >&2; bench_usage ;;
   esac
 done
 for n in concurrency duration warmup bulk_entries batch_size; do
@@ -87,75 +78,19 @@ done
 ((concurrency >= 1 && duration >= 1 && bulk_entries >= 1 && batch_size >= 1)) ||
   tahe_die "--concurrency, --duration, --bulk-entries and --batch-size must be >= 1"
 
-say() { echo "== $*" >&2; }
-
 # --- 1. build ---------------------------------------------------------------------------------
-build_dir=${TAHE_BUILD_DIR:-build}
-[[ "${build_dir}" = /* ]] || build_dir="${repo}/${build_dir}"
-build_log=$(mktemp "${TMPDIR:-/tmp}/tahe-bench-build.XXXXXX")
-if [[ ! -f "${build_dir}/CMakeCache.txt" ]]; then
-  say "configuring ${build_dir}"
-  cmake -G Ninja -S "${repo}" -B "${build_dir}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    >"${build_log}" 2>&1 || { tail -n 40 "${build_log}" >&2; tahe_die "cmake configure failed"; }
-fi
-say "building tahe_ledger and tahe_ledger_load in ${build_dir}"
-cmake --build "${build_dir}" -j"$(nproc)" --target tahe_ledger tahe_ledger_load \
-  >"${build_log}" 2>&1 || { tail -n 40 "${build_log}" >&2; tahe_die "build failed"; }
-rm -f "${build_log}"
+bench_build tahe_ledger tahe_ledger_load
 ledger_bin="${build_dir}/services/ledger/tahe_ledger"
 load_bin="${build_dir}/tests/bench/tahe_ledger_load"
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "${build_dir}/CMakeCache.txt")
 
 # --- 2. PostgreSQL and the ledger -------------------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/tahe-bench.XXXXXX")
-chmod 755 "${work}"  # the postgres user (when we are root) must reach ${work}/pg
-pg_dir="${work}/pg"
-ledger_pid=""
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() {
-  local status=$?
-  if [[ -n "${ledger_pid}" ]] && kill -0 "${ledger_pid}" 2>/dev/null; then
-    kill -TERM "${ledger_pid}" 2>/dev/null || true
-    wait "${ledger_pid}" 2>/dev/null || true
-  fi
-  bash "${repo}/tests/pg/stop.sh" "${pg_dir}" >/dev/null 2>&1 || status=1
-  if ((keep)); then
-    echo "work directory kept: ${work}" >&2
-  else
-    rm -rf "${work}"
-  fi
-  exit "${status}"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-say "starting PostgreSQL in ${pg_dir}"
-bash "${repo}/tests/pg/start.sh" "${pg_dir}" >/dev/null
-set -a
-# shellcheck source=/dev/null
-source "${pg_dir}/env"
-set +a
-pg_host=${TAHE_TEST_PG_HOST}
-pg_port=${TAHE_TEST_PG_PORT}
-pg_user=${TAHE_TEST_PG_USER}
+bench_make_work tahe-bench
+bench_start_pg
 # Every client session commits synchronously, whatever the cluster default.
 export PGOPTIONS="-c synchronous_commit=on"
 
-psql_db() {  # psql_db DBNAME [ARGS...]: as the superuser over TCP, stop at the first error
-  local db=$1
-  shift
-  "${TAHE_PG_BINDIR}/psql" -h "${pg_host}" -p "${pg_port}" -U "${pg_user}" -d "${db}" -X -q \
-    -v ON_ERROR_STOP=1 "$@"
-}
-checkpoint() { psql_db postgres -c "CHECKPOINT" >/dev/null; }
-
-psql_db postgres <<'SQL'
-CREATE ROLE tahe_ledger_app NOLOGIN;
-CREATE ROLE tahe_ledger_bench LOGIN IN ROLE tahe_ledger_app;
-CREATE DATABASE tahe_ledger;
-CREATE DATABASE tahe_plain;
-SQL
+bench_create_service_db ledger
+psql_db postgres -c "CREATE DATABASE tahe_plain"
 
 # The plain equivalent of the ledger's journal tables (services/ledger/migrations/0001_ledger.sql):
 # same columns, keys and indexes (no foreign key from lines to entries, as in the ledger); no
@@ -202,72 +137,22 @@ CREATE INDEX bulk_lines_account ON bulk_lines (tenant_id, account, entry_date);
 SQL
 
 token_file="${work}/internal_token"
-(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"${token_file}")
+bench_secret_file "${token_file}"
 
-say "starting the ledger"
-ledger_log="${work}/ledger.log"
-: >"${ledger_log}"  # exists before the background process opens it, for the wait loop below
 # shellcheck disable=SC2086  # --ledger-args is a list of flags
-"${ledger_bin}" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
-  --db_url="host=${pg_host} port=${pg_port} user=tahe_ledger_bench dbname=tahe_ledger" \
-  --db_migrate_url="host=${pg_host} port=${pg_port} user=${pg_user} dbname=tahe_ledger" \
-  --internal_token_file="${token_file}" ${ledger_args} >"${ledger_log}" 2>&1 &
-ledger_pid=$!
-grpc_addr=""
-for _ in $(seq 1 600); do
-  grpc_addr=$(sed -n 's/.*"msg":"ledger serving".*"grpc":"\([^"]*\)".*/\1/p' "${ledger_log}")
-  [[ -z "${grpc_addr}" ]] || break
-  kill -0 "${ledger_pid}" 2>/dev/null || {
-    cat "${ledger_log}" >&2
-    tahe_die "the ledger exited during start-up"
-  }
-  sleep 0.1
-done
-[[ -n "${grpc_addr}" ]] || tahe_die "the ledger did not start within 60 s (log: ${ledger_log})"
-metrics_url=$(sed -n 's/.*"msg":"ledger serving".*"metrics":"\([^"]*\)".*/\1/p' "${ledger_log}")
+bench_start_service ledger "${ledger_bin}" ${ledger_args}
+ledger_pid=${service_pid}
+grpc_addr=${service_addr}
+metrics_url=${service_metrics}
 
 load() {  # load ARGS...: tahe_ledger_load against our ledger
   "${load_bin}" --addr="${grpc_addr}" --tenant=bench --internal_token_file="${token_file}" "$@"
-}
-# The value of KEY in a `RESULT key=value ...` line.
-result_field() { sed -n "s/^RESULT .*\\b$2=\\([^ ]*\\).*/\\1/p" "$1"; }
-
-# CPU seconds (user + system) used so far by a process, its reaped children included.
-cpu_of() {
-  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15 + $16 + $17) / hz }' "/proc/$1/stat"
-}
-postmaster_pid=$(head -1 "${pg_dir}/data/postmaster.pid")
-# CPU seconds of the whole cluster: the postmaster with its exited children, plus live backends.
-cpu_of_postgres() {
-  local total
-  total=$(cpu_of "${postmaster_pid}")
-  for pid in $(pgrep -P "${postmaster_pid}"); do
-    total=$(awk -v a="${total}" -v b="$(awk -v hz="$(getconf CLK_TCK)" \
-      '{ print ($14 + $15) / hz }' "/proc/${pid}/stat" 2>/dev/null || echo 0)" \
-      'BEGIN { print a + b }')
-  done
-  echo "${total}"
-}
-# CPU seconds the whole machine has been busy (every process, ours and anyone else's).
-cpu_of_machine() {
-  awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat
 }
 # Sum and count of the ledger's commit batch-size histogram.
 batch_stats() {
   curl -fsS "${metrics_url}" 2>/dev/null |
     awk '/^tahe_ledger_commit_batch_entries_sum/ { s = $2 } /^tahe_ledger_commit_batch_entries_count/ { c = $2 }
          END { printf "%s %s\n", s + 0, c + 0 }'
-}
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-# Seconds (with fractions) since the epoch.
-now() { date +%s.%N; }
-# Nearest-rank percentiles P50 and P99 of the numbers in FILE (one a line), as "p50 p99".
-percentiles() {
-  sort -n "$1" | awk '{ v[NR] = $1 } END {
-    if (NR == 0) { print "0 0"; exit }
-    i50 = int(NR * 0.50); if (i50 < NR * 0.50) i50++; if (i50 < 1) i50 = 1
-    i99 = int(NR * 0.99); if (i99 < NR * 0.99) i99++; if (i99 < 1) i99 = 1
-    print v[i50], v[i99] }'
 }
 
 # --- 3. posting: pgbench, then the ledger -----------------------------------------------------
@@ -312,13 +197,13 @@ if ((analyze)); then
 fi
 checkpoint
 say "pgbench: ${concurrency} clients, ${duration} s"
-pg_cpu0=$(cpu_of_postgres)
+pg_cpu0=$(cpu_of_tree "${postmaster_pid}")
 machine_cpu0=$(cpu_of_machine)
 TIMEFORMAT='%R %U %S'
 { time pgbench "${duration}" -l --log-prefix="${work}/pgbench_log" \
   >"${work}/pgbench.out" 2>&1; } 2>"${work}/pgbench.time" ||
   { cat "${work}/pgbench.out" >&2; tahe_die "pgbench failed"; }
-pg_cpu1=$(cpu_of_postgres)
+pg_cpu1=$(cpu_of_tree "${postmaster_pid}")
 machine_cpu1=$(cpu_of_machine)
 pgbench_tps=$(sed -n 's/^tps = \([0-9.]*\) (\(without initial connection time\|excluding connections establishing\)).*/\1/p' \
   "${work}/pgbench.out")
@@ -331,7 +216,7 @@ pgbench_txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).
   "${work}/pgbench.out")
 # Per-transaction logs: the third field is the latency in microseconds.
 cat "${work}"/pgbench_log.* | awk '{ print $3 / 1000 }' >"${work}/pgbench_latency_ms"
-read -r pgbench_p50 pgbench_p99 < <(percentiles "${work}/pgbench_latency_ms")
+read -r pgbench_p50 pgbench_p99 < <(percentiles "0.50 0.99" "${work}/pgbench_latency_ms")
 read -r _ pgbench_client_user pgbench_client_sys <"${work}/pgbench.time"
 pgbench_cpu_pg=$(calc "%.1f" "${pg_cpu1} - ${pg_cpu0}")
 pgbench_cpu_client=$(calc "%.1f" "${pgbench_client_user} + ${pgbench_client_sys}")
@@ -343,13 +228,13 @@ echo "pgbench: ${pgbench_tps} transactions/s (1 entry + 2 lines each), p50 ${pgb
 checkpoint
 say "ledger post: ${concurrency} clients, ${duration} s"
 read -r batch_sum0 batch_count0 < <(batch_stats)
-pg_cpu0=$(cpu_of_postgres)
+pg_cpu0=$(cpu_of_tree "${postmaster_pid}")
 machine_cpu0=$(cpu_of_machine)
 ledger_cpu0=$(cpu_of "${ledger_pid}")
 { time load --mode=post --concurrency="${concurrency}" --duration_seconds="${duration}" \
   --warmup_seconds=1 >"${work}/post.out" 2>&1; } 2>"${work}/post.time" ||
   { cat "${work}/post.out" >&2; tahe_die "tahe_ledger_load --mode=post failed"; }
-pg_cpu1=$(cpu_of_postgres)
+pg_cpu1=$(cpu_of_tree "${postmaster_pid}")
 machine_cpu1=$(cpu_of_machine)
 ledger_cpu1=$(cpu_of "${ledger_pid}")
 read -r batch_sum1 batch_count1 < <(batch_stats)
@@ -416,16 +301,13 @@ echo "bulk: ledger ${bulk_lps} lines/s vs \\copy ${copy_lps} lines/s: ratio ${bu
 
 # --- 5. summary -------------------------------------------------------------------------------
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t) ? "met" : "**not met**" }'; }
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+cpu_model=$(bench_cpu_model)
 pg_version=$(psql_db postgres -At -c "SHOW server_version")
 pg_settings=$(psql_db postgres -At -F ' ' -c \
   "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
    WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'shared_buffers',
                   'full_page_writes', 'commit_delay')")
-commit=$(git -C "${repo}" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n "$(git -C "${repo}" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
-  commit+=" (with uncommitted changes)"
-fi
+commit=$(bench_commit)
 nproc=$(nproc)
 
 cat <<EOF
