@@ -20,8 +20,9 @@ packages=(
   nginx
   # Fetching /metrics in the end-to-end test.
   curl
-  # xmllint: the SEPA, Finvoice and camt files are validated against their schemas.
-  libxml2-utils
+  # xmllint: the SEPA, Finvoice and camt files are validated against their schemas; libxml2
+  # itself parses (and schema-validates) the camt.054 bank files invoicing imports.
+  libxml2-utils libxml2-dev
 )
 
 missing=()

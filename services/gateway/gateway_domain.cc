@@ -90,6 +90,8 @@ const std::vector<RoleRule>& RoleRules() {
       {"tahe.reporting.v1", kRoleReportsRead, kRoleReportsRead, {}},
       // Pay runs, pay items and reads; the methods of kMethodRoles below need more.
       {"tahe.payroll.v1", kRolePayrollRun, kRolePayrollRun, {}},
+      // Invoices, payments, reminders and their reads: the billing team's one role.
+      {"tahe.invoicing.v1", kRoleInvoicingWrite, kRoleInvoicingWrite, {}},
       {kAdminService, kRoleAdmin, kRoleAdmin, {}},
   };
   return *rules;

@@ -92,6 +92,7 @@ inline constexpr char kAdminService[] = "tahe.gateway.v1.AdminService";
 //   tahe.payroll.v1.*                payroll.run, except UpsertEmployee, ImportEmployees,
 //                                    SetTaxCard, SetPayrollSettings -> payroll.admin and
 //                                    LoadRateTable -> admin (rates shared by the whole cell)
+//   tahe.invoicing.v1.*              invoicing.write
 //   tahe.reporting.v1.*              reports.read
 //   tahe.gateway.v1.AdminService/*   admin
 // A read prefix counts only when an upper-case letter follows it ("Getaway" is a write), so a

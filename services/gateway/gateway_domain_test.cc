@@ -118,6 +118,10 @@ TEST_CASE("required role of each method", "[roles]") {
       {"/tahe.payroll.v1.PayrollService/ImportEmployees", "payroll.admin"},
       {"/tahe.payroll.v1.PayrollService/SetPayrollSettings", "payroll.admin"},
       {"/tahe.payroll.v1.PayrollService/LoadRateTable", "admin"},
+      // Invoicing: one role for the billing team, reads included.
+      {"/tahe.invoicing.v1.InvoicingService/IssueInvoice", "invoicing.write"},
+      {"/tahe.invoicing.v1.InvoicingService/GetInvoice", "invoicing.write"},
+      {"/tahe.invoicing.v1.InvoicingService/ImportPayments", "invoicing.write"},
   };
   for (const Row& row : table) {
     INFO(row.method);
@@ -129,7 +133,7 @@ TEST_CASE("required role of each method", "[roles]") {
 
 TEST_CASE("unknown services are denied, malformed methods refused", "[roles]") {
   for (const char* method :
-       {"/tahe.invoicing.v1.InvoicingService/IssueInvoice", "/grpc.health.v1.Health/Check",
+       {"/tahe.invoicing.v2.InvoicingService/IssueInvoice", "/grpc.health.v1.Health/Check",
         "/tahe.ledger.v2.LedgerService/GetEntry", "/tahe.ledger.v10.LedgerService/GetEntry",
         "/tahe.gateway.v1.OtherService/ListRegions", "/tahe.ledger.v1x.S/GetEntry"}) {
     INFO(method);

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "libs/dates/dates.h"
 #include "libs/status/status.h"
 #include "tahe/ledger/v1/ledger.pb.h"
 
@@ -34,13 +35,12 @@ inline constexpr int64_t kMaxAbsAmountMinor = 100'000'000'000'000;
 absl::Status CheckText(absl::string_view field, absl::string_view text);
 bool IsCleanText(absl::string_view text);
 
-// "YYYY-MM-DD" -> civil day; INVALID_ARGUMENT naming `field` otherwise.
-absl::StatusOr<absl::CivilDay> ParseDate(absl::string_view field, absl::string_view text);
-std::string FormatDate(absl::CivilDay day);
-// "YYYY-MM"; INVALID_ARGUMENT naming `field` otherwise.
-absl::StatusOr<absl::CivilMonth> ParsePeriod(absl::string_view field, absl::string_view text);
-std::string FormatPeriod(absl::CivilMonth month);
-std::string PeriodOf(absl::CivilDay day);
+// Dates "YYYY-MM-DD" and periods "YYYY-MM" (libs/dates).
+using ::tahe::FormatDate;
+using ::tahe::FormatPeriod;
+using ::tahe::ParseDate;
+using ::tahe::ParsePeriod;
+using ::tahe::PeriodOf;
 
 bool IsValidAccountNumber(absl::string_view number);
 bool IsValidDimensionKey(absl::string_view key);
