@@ -352,16 +352,4 @@ grpc::ServerWriteReactor<v1::BillingRun>* InvoicingService::WatchBillingRun(
   return new WatchReactor(this, ctx, req);
 }
 
-// --- tenancy -------------------------------------------------------------------------------------
-
-grpc::ServerUnaryReactor* InvoicingTenantDataService::DescribeTenantData(
-    grpc::CallbackServerContext* ctx, const tahe::tenancy::v1::DescribeTenantDataRequest* req,
-    tahe::tenancy::v1::DescribeTenantDataResponse* resp) {
-  (void)req;
-  return HandleUnary(ctx, env_, "DescribeTenantData", [this, resp](const CallContext& call) {
-    ASSIGN_OR_RETURN(*resp, repository_->DescribeTenantData(call));
-    return absl::OkStatus();
-  });
-}
-
 }  // namespace tahe::invoicing

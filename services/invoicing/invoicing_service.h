@@ -36,7 +36,6 @@
 #include "libs/server/call.h"
 #include "services/invoicing/invoicing_repository.h"
 #include "tahe/invoicing/v1/invoicing.grpc.pb.h"
-#include "tahe/tenancy/v1/tenancy.grpc.pb.h"
 
 namespace tahe::invoicing {
 
@@ -152,21 +151,6 @@ class InvoicingService final : public v1::InvoicingService::CallbackService {
   const Options options_;
   std::atomic<bool> stopping_{false};
   BillingProgress progress_;
-};
-
-// tahe.tenancy.v1.TenantDataService of the invoicing cell: what it holds of an organisation.
-class InvoicingTenantDataService final
-    : public tahe::tenancy::v1::TenantDataService::CallbackService {
- public:
-  InvoicingTenantDataService(InvoicingRepository* repository, server::HandlerEnv env)
-      : repository_(repository), env_(env) {}
-  grpc::ServerUnaryReactor* DescribeTenantData(
-      grpc::CallbackServerContext* ctx, const tahe::tenancy::v1::DescribeTenantDataRequest* req,
-      tahe::tenancy::v1::DescribeTenantDataResponse* resp) override;
-
- private:
-  InvoicingRepository* const repository_;
-  const server::HandlerEnv env_;
 };
 
 }  // namespace tahe::invoicing

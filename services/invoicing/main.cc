@@ -14,6 +14,7 @@
 #include "libs/pg/pg.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_main.h"
+#include "libs/server/tenant_data_service.h"
 #include "libs/server/worker_pool.h"
 #include "libs/status/status.h"
 #include "services/invoicing/invoicing_repository.h"
@@ -82,7 +83,10 @@ absl::Status Run() {
   tahe::server::WorkerPool workers(pool_size);
   tahe::invoicing::InvoicingService service(&repository, {&auth, &workers},
                                             [&relay] { relay.Wake(); });
-  tahe::invoicing::InvoicingTenantDataService tenant_data(&repository, {&auth, &workers});
+  tahe::server::TenantDataService tenant_data({&auth, &workers},
+                                              [&repository](const tahe::server::CallContext& call) {
+                                                return repository.DescribeTenantData(call);
+                                              });
 
   ASSIGN_OR_RETURN(
       auto server,

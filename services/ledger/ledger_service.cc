@@ -436,13 +436,4 @@ grpc::ServerWriteReactor<v1::Entry>* LedgerService::WatchEntries(
   return new WatchReactor(this, ctx, req);
 }
 
-grpc::ServerUnaryReactor* LedgerTenantDataService::DescribeTenantData(
-    grpc::CallbackServerContext* ctx, const tahe::tenancy::v1::DescribeTenantDataRequest* req,
-    tahe::tenancy::v1::DescribeTenantDataResponse* resp) {
-  return HandleUnary(ctx, env_, "DescribeTenantData", [this, resp](const CallContext& call) {
-    ASSIGN_OR_RETURN(*resp, repository_->DescribeTenantData(call));
-    return absl::OkStatus();
-  });
-}
-
 }  // namespace tahe::ledger

@@ -11,7 +11,6 @@
 #include "services/ledger/group_commit.h"
 #include "services/ledger/ledger_repository.h"
 #include "tahe/ledger/v1/ledger.grpc.pb.h"
-#include "tahe/tenancy/v1/tenancy.grpc.pb.h"
 
 namespace tahe::ledger {
 
@@ -107,20 +106,5 @@ class LedgerService final : public v1::LedgerService::CallbackService {
 absl::StatusOr<PostInput> MakePostInput(const std::string& tenant, v1::PostEntryRequest req,
                                         absl::string_view field);
 
-// tahe.tenancy.v1.TenantDataService for the ledger: what a tenant has in the ledger's database.
-// Authenticated like LedgerService (internal credential and tenant required).
-class LedgerTenantDataService final : public tahe::tenancy::v1::TenantDataService::CallbackService {
- public:
-  LedgerTenantDataService(LedgerRepository* repository, server::HandlerEnv env)
-      : repository_(repository), env_(env) {}
-
-  grpc::ServerUnaryReactor* DescribeTenantData(
-      grpc::CallbackServerContext* ctx, const tahe::tenancy::v1::DescribeTenantDataRequest* req,
-      tahe::tenancy::v1::DescribeTenantDataResponse* resp) override;
-
- private:
-  LedgerRepository* repository_;
-  server::HandlerEnv env_;
-};
 
 }  // namespace tahe::ledger

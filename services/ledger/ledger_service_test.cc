@@ -34,6 +34,7 @@
 #include "libs/pg/pg.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
+#include "libs/server/tenant_data_service.h"
 #include "libs/server/worker_pool.h"
 #include "libs/status/status.h"
 #include "libs/testing/pg_fixture.h"
@@ -304,7 +305,9 @@ struct LedgerFixture {
   server::Authenticator auth{kToken};
   server::WorkerPool workers{kPoolSize};
   LedgerService service;
-  LedgerTenantDataService tenant_data{&repository, {&auth, &workers}};
+  server::TenantDataService tenant_data{{&auth, &workers}, [this](const server::CallContext& call) {
+                                          return repository.DescribeTenantData(call);
+                                        }};
   std::unique_ptr<server::GrpcServer> server;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<Stub> stub;

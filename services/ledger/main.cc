@@ -12,6 +12,7 @@
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_main.h"
+#include "libs/server/tenant_data_service.h"
 #include "services/ledger/group_commit.h"
 #include "services/ledger/ledger_migrations.h"
 #include "services/ledger/ledger_repository.h"
@@ -75,7 +76,10 @@ absl::Status Run() {
   tahe::server::Authenticator auth(token);
   tahe::server::WorkerPool workers(pool_size);
   tahe::ledger::LedgerService service(&repository, &committer, {&auth, &workers}, {});
-  tahe::ledger::LedgerTenantDataService tenant_data(&repository, {&auth, &workers});
+  tahe::server::TenantDataService tenant_data({&auth, &workers},
+                                              [&repository](const tahe::server::CallContext& call) {
+                                                return repository.DescribeTenantData(call);
+                                              });
 
   ASSIGN_OR_RETURN(auto server,
                    tahe::server::GrpcServer::Start(
