@@ -7,6 +7,7 @@
 #include "libs/metrics/testdata/echo.grpc.pb.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
+#include "libs/server/service_main.h"
 
 namespace tahe::server {
 namespace {
@@ -139,3 +140,15 @@ TEST_CASE("worker pool runs every task and drains on shutdown") {
 
 }  // namespace
 }  // namespace tahe::server
+
+TEST_CASE("secret flags must be long enough, and are never quoted") {
+  absl::StatusOr<std::string> ok =
+      tahe::server::ReadSecretFlag("--internal_token", "0123456789abcdef", "", 16);
+  REQUIRE(ok.ok());
+  CHECK(*ok == "0123456789abcdef");
+  absl::StatusOr<std::string> short_one =
+      tahe::server::ReadSecretFlag("--identity_key", "too-short-secret", "", 32);
+  REQUIRE(short_one.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(short_one.status().message()) == "--identity_key: at least 32 bytes");
+  CHECK(tahe::server::MetricsUrl("127.0.0.1:0", 9470) == "http://127.0.0.1:9470/metrics");
+}

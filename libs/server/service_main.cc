@@ -25,4 +25,18 @@ int ServiceMain(int argc, char** argv, absl::string_view service,
   return 0;
 }
 
+absl::StatusOr<std::string> ReadSecretFlag(absl::string_view setting, absl::string_view value,
+                                           absl::string_view file, size_t min_bytes) {
+  absl::StatusOr<std::string> secret = config::ReadSecret(setting, value, file);
+  if (!secret.ok()) return secret.status();
+  if (secret->size() < min_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(setting, ": at least ", min_bytes, " bytes"));
+  }
+  return secret;
+}
+
+std::string MetricsUrl(absl::string_view listen, int port) {
+  return absl::StrCat("http://", listen.substr(0, listen.rfind(':')), ":", port, "/metrics");
+}
+
 }  // namespace tahe::server

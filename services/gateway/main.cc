@@ -58,14 +58,11 @@ absl::Status Run() {
   if (rate > 0 && !(burst >= 1)) {
     return absl::InvalidArgumentError("--rate_burst: at least 1 when rate limiting is on");
   }
-  ASSIGN_OR_RETURN(std::string token,
-                   tahe::config::ReadSecret("--internal_token", absl::GetFlag(FLAGS_internal_token),
-                                            absl::GetFlag(FLAGS_internal_token_file)));
+  ASSIGN_OR_RETURN(std::string token, tahe::server::ReadSecretFlag(
+                                          "--internal_token", absl::GetFlag(FLAGS_internal_token),
+                                          absl::GetFlag(FLAGS_internal_token_file), 16));
   RETURN_IF_ERROR(
       tahe::config::ValidateRange("--proxy_threads", absl::GetFlag(FLAGS_proxy_threads), 0, 64));
-  if (token.size() < 16) {
-    return absl::InvalidArgumentError("--internal_token: at least 16 characters");
-  }
   if (!absl::GetFlag(FLAGS_db_migrate_url).empty()) {
     RETURN_IF_ERROR(tahe::pg::ApplyMigrations(absl::GetFlag(FLAGS_db_migrate_url),
                                               tahe::gateway::Migrations()));
@@ -110,11 +107,9 @@ absl::Status Run() {
                                                     .health_names = {tahe::gateway::kAdminService},
                                                     .metrics = &metrics->registry(),
                                                     .generic_service = &proxy}));
-  tahe::log::Info(
-      "gateway serving",
-      {{"grpc", server->address()},
-       {"metrics", absl::StrCat("http://", metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
-                                metrics->port(), "/metrics")}});
+  tahe::log::Info("gateway serving",
+                  {{"grpc", server->address()},
+                   {"metrics", tahe::server::MetricsUrl(metrics_listen, metrics->port())}});
 
   int sig = tahe::server::WaitForTerminationSignal();
   tahe::log::Info("shutting down", {{"signal", absl::StrCat(sig)}});

@@ -46,18 +46,12 @@ absl::Status Run() {
   RETURN_IF_ERROR(tahe::config::ValidatePostgresUrl("--db_url", absl::GetFlag(FLAGS_db_url)));
   const int pool_size = absl::GetFlag(FLAGS_db_pool_size);
   RETURN_IF_ERROR(tahe::config::ValidateRange("--db_pool_size", pool_size, 1, 200));
-  ASSIGN_OR_RETURN(std::string token,
-                   tahe::config::ReadSecret("--internal_token", absl::GetFlag(FLAGS_internal_token),
-                                            absl::GetFlag(FLAGS_internal_token_file)));
-  if (token.size() < 16) {
-    return absl::InvalidArgumentError("--internal_token: at least 16 characters");
-  }
+  ASSIGN_OR_RETURN(std::string token, tahe::server::ReadSecretFlag(
+                                          "--internal_token", absl::GetFlag(FLAGS_internal_token),
+                                          absl::GetFlag(FLAGS_internal_token_file), 16));
   ASSIGN_OR_RETURN(std::string identity_key,
-                   tahe::config::ReadSecret("--identity_key", absl::GetFlag(FLAGS_identity_key),
-                                            absl::GetFlag(FLAGS_identity_key_file)));
-  if (identity_key.size() < 32) {
-    return absl::InvalidArgumentError("--identity_key: at least 32 bytes");
-  }
+                   tahe::server::ReadSecretFlag("--identity_key", absl::GetFlag(FLAGS_identity_key),
+                                                absl::GetFlag(FLAGS_identity_key_file), 32));
   if (!absl::GetFlag(FLAGS_db_migrate_url).empty()) {
     RETURN_IF_ERROR(tahe::pg::ApplyMigrations(absl::GetFlag(FLAGS_db_migrate_url),
                                               tahe::invoicing::Migrations()));
@@ -95,11 +89,9 @@ absl::Status Run() {
            .services = {&service, &tenant_data},
            .health_names = {tahe::invoicing::v1::InvoicingService::service_full_name()},
            .metrics = &metrics->registry()}));
-  tahe::log::Info(
-      "invoicing serving",
-      {{"grpc", server->address()},
-       {"metrics", absl::StrCat("http://", metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
-                                metrics->port(), "/metrics")}});
+  tahe::log::Info("invoicing serving",
+                  {{"grpc", server->address()},
+                   {"metrics", tahe::server::MetricsUrl(metrics_listen, metrics->port())}});
 
   int sig = tahe::server::WaitForTerminationSignal();
   tahe::log::Info("shutting down", {{"signal", absl::StrCat(sig)}});

@@ -49,12 +49,9 @@ absl::Status Run() {
       tahe::config::ValidateRange("--commit_threads", absl::GetFlag(FLAGS_commit_threads), 1, 16));
   RETURN_IF_ERROR(tahe::config::ValidateRange("--commit_max_batch",
                                               absl::GetFlag(FLAGS_commit_max_batch), 1, 10000));
-  ASSIGN_OR_RETURN(std::string token,
-                   tahe::config::ReadSecret("--internal_token", absl::GetFlag(FLAGS_internal_token),
-                                            absl::GetFlag(FLAGS_internal_token_file)));
-  if (token.size() < 16) {
-    return absl::InvalidArgumentError("--internal_token: at least 16 characters");
-  }
+  ASSIGN_OR_RETURN(std::string token, tahe::server::ReadSecretFlag(
+                                          "--internal_token", absl::GetFlag(FLAGS_internal_token),
+                                          absl::GetFlag(FLAGS_internal_token_file), 16));
   if (!absl::GetFlag(FLAGS_db_migrate_url).empty()) {
     RETURN_IF_ERROR(
         tahe::pg::ApplyMigrations(absl::GetFlag(FLAGS_db_migrate_url), tahe::ledger::Migrations()));
@@ -87,11 +84,9 @@ absl::Status Run() {
                         .services = {&service, &tenant_data},
                         .health_names = {tahe::ledger::v1::LedgerService::service_full_name()},
                         .metrics = &metrics->registry()}));
-  tahe::log::Info(
-      "ledger serving",
-      {{"grpc", server->address()},
-       {"metrics", absl::StrCat("http://", metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
-                                metrics->port(), "/metrics")}});
+  tahe::log::Info("ledger serving",
+                  {{"grpc", server->address()},
+                   {"metrics", tahe::server::MetricsUrl(metrics_listen, metrics->port())}});
 
   int sig = tahe::server::WaitForTerminationSignal();
   tahe::log::Info("shutting down", {{"signal", absl::StrCat(sig)}});
