@@ -68,7 +68,8 @@ absl::Status Run() {
                                                       .size = pool_size + 1,
                                                       .name = "payroll"},
                                                      &metrics->registry()));
-  tahe::payroll::PayrollRepository repository(pool.get(), {.identity_key = identity_key});
+  tahe::payroll::PayrollRepository repository(
+      pool.get(), {.identity_key = identity_key, .registry = &metrics->registry()});
   tahe::payroll::OutboxRelay relay(
       &repository,
       tahe::metrics::CreateMeteredChannel(absl::GetFlag(FLAGS_ledger_addr),

@@ -184,8 +184,9 @@ class SlipBuilder {
         slip_->provisional_fields.insert(std::string(field));
       }
     }
-    slip_->lines.push_back(line);
-    return line.amount_cents;
+    const int64_t amount = line.amount_cents;
+    slip_->lines.push_back(std::move(line));
+    return amount;
   }
 
  private:

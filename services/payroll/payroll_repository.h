@@ -14,6 +14,9 @@
 // idempotent by request_id (pg::Idempotent), and writes in one transaction, so nothing is ever
 // half-written. The import batches differ only in refusing invalid items one by one (in the
 // response) rather than the whole batch.
+//
+// Metrics (payroll_metrics.h) are counted here, after the commit, so that a replayed request or a
+// retried transaction is not counted twice.
 
 #include <cstdint>
 #include <functional>
@@ -26,6 +29,7 @@
 #include "libs/pg/pg.h"
 #include "libs/server/call.h"
 #include "services/payroll/payroll_domain.h"
+#include "services/payroll/payroll_metrics.h"
 #include "services/payroll/rate_tables.h"
 #include "tahe/ledger/v1/ledger.pb.h"
 #include "tahe/payroll/v1/payroll.pb.h"
@@ -55,9 +59,11 @@ class PayrollRepository {
   struct Options {
     // Key of the personal identity codes' keyed hash (HMAC-SHA-256). REQUIRES: >= 32 bytes.
     std::string identity_key;
+    // Where the pay-run and rejection metrics go (payroll_metrics.h); null: none.
+    prometheus::Registry* registry = nullptr;
   };
 
-  // REQUIRES: pool outlives the repository.
+  // REQUIRES: pool (and options.registry, if set) outlive the repository.
   PayrollRepository(pg::Pool* pool, Options options);
 
   // --- employees ---
@@ -106,9 +112,11 @@ class PayrollRepository {
   // --- pay runs ---
   absl::StatusOr<v1::PayRun> CreatePayRun(const CallContext& call,
                                           const v1::CreatePayRunRequest& req);
-  // `progress` (may be empty) is told how far the calculation is: (0, total) once the employees
-  // in scope are known, (done, total) every kProgressEvery employees, and (total, total) when
-  // every payslip is written (before the commit). It runs on the calling thread and must not
+  // The payslips are calculated on a thread of the calculation's own while this thread writes the
+  // ones before them (PayslipCalculator in the .cc). `progress` (may be empty) is told how far
+  // the calculation is: (0, total) once the employees in scope are known, (done, total) for every
+  // kProgressEvery employees once their payslips are written, and (total, total) when every
+  // payslip is written (before the commit). It runs on the calling thread and must not
   // block. A retried transaction starts again from 0.
   static constexpr int kProgressEvery = 1000;
   using ProgressCallback = std::function<void(int done, int total)>;
@@ -169,9 +177,20 @@ class PayrollRepository {
 
  private:
   absl::StatusOr<std::vector<RateTable>> AllRateTables(pqxx::work& tx);
+  // What CalculatePayRunInTransaction did, for the metrics.
+  struct CalculationStats {
+    bool ran = false;   // false: a replay, which calculates nothing
+    int employees = 0;  // in the run's scope
+  };
+  // CalculatePayRun without the metrics.
+  absl::StatusOr<v1::PayRun> CalculatePayRunInTransaction(const CallContext& call,
+                                                          const v1::CalculatePayRunRequest& req,
+                                                          const ProgressCallback& progress,
+                                                          CalculationStats* stats);
 
   pg::Pool* pool_;
   Options options_;
+  PayrollMetrics metrics_;
 };
 
 }  // namespace tahe::payroll

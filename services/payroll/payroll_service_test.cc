@@ -69,6 +69,7 @@ namespace ledger_v1 = ::tahe::ledger::v1;
 using LedgerStub = ledger_v1::LedgerService::Stub;
 using PayrollStub = v1::PayrollService::Stub;
 using metrics::CounterSum;
+using metrics::HistogramCount;
 
 constexpr char kToken[] = "payroll-service-test-internal-token";
 // 44 bytes: the keyed hash needs at least 32.
@@ -624,8 +625,9 @@ struct Fixture {
   // Rows of every table a rejected request could have written, over all tenants.
   std::map<std::string, int64_t> RowCounts() {
     std::map<std::string, int64_t> counts;
-    for (const char* table : {"employees", "tax_cards", "pay_items", "pay_runs", "payslips",
-                              "settings", "idempotency", "outbox", "outbox_pending"}) {
+    for (const char* table : {"employees", "tax_cards", "pay_items", "unpaid_items", "pay_runs",
+                              "payslips", "pay_run_items", "pay_run_postings", "settings",
+                              "idempotency", "outbox", "outbox_pending"}) {
       counts[table] = OwnerCount(absl::StrCat("SELECT count(*) FROM ", table));
     }
     return counts;
@@ -649,7 +651,9 @@ struct Fixture {
   testing::TestDatabase payroll_db{Migrations(), kPayrollAppRole};
   std::unique_ptr<pg::Pool> payroll_pool = OrThrow(pg::Pool::Create(
       {.conninfo = payroll_db.app_conninfo(), .size = kPoolSize, .name = "payroll"}, nullptr));
-  PayrollRepository repository{payroll_pool.get(), {.identity_key = kIdentityKey}};
+  prometheus::Registry payroll_registry;
+  PayrollRepository repository{payroll_pool.get(),
+                               {.identity_key = kIdentityKey, .registry = &payroll_registry}};
   server::WorkerPool payroll_workers{kPoolSize};
   std::atomic<int> approvals_announced{0};
   PayrollService payroll_service;
@@ -1099,6 +1103,15 @@ TEST_CASE("payroll: one tenant's employees, runs and payslips are invisible to a
   REQUIRE(f.AppCount("SELECT count(*) FROM payslips WHERE tenant_id = 'lahti'", kOtherTenant) == 0);
   REQUIRE(f.AppCount("SELECT count(*) FROM pay_runs WHERE tenant_id = 'lahti'", kOtherTenant) == 0);
   REQUIRE(f.AppCount("SELECT count(*) FROM outbox WHERE tenant_id = 'lahti'", kOtherTenant) == 0);
+  // Every table with tenant rows is under forced row-level security; outbox_pending holds only
+  // ids, for the relay (see the migration).
+  pqxx::result unprotected = f.AsOwner(
+      "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+      " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'"
+      " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+      " AND NOT (c.relrowsecurity AND c.relforcerowsecurity)");
+  REQUIRE(unprotected.size() == 1);
+  REQUIRE(unprotected[0][0].as<std::string>() == "outbox_pending");
   // Nor can the application role write into another tenant's rows.
   REQUIRE_THROWS_WITH(
       f.AppCount("INSERT INTO pay_items (tenant_id, item_id, employee_number, period,"
@@ -1148,6 +1161,15 @@ TEST_CASE(
   // The Keva employee's payslip did not change.
   REQUIRE(SlipOf(slips, kKevaNumber).figures().DebugString() == KevaMarchFigures().DebugString());
 
+  // Calculated is not paid: only an approval pays the items.
+  v1::ListPayItemsRequest march_items;
+  march_items.set_period(kMarch);
+  v1::ListPayItemsResponse unpaid = f.PayrollOk(&PayrollStub::ListPayItems, march_items);
+  REQUIRE(unpaid.items_size() == 6);
+  for (const v1::PayItem& item : unpaid.items()) {
+    REQUIRE(item.paid_in_pay_run().empty());
+  }
+
   // Approving twice with the same request id returns the same run.
   v1::PayRun approved;
   REQUIRE_CODE(f.Approve("approve-march", kMarchRun, &approved), grpc::StatusCode::OK);
@@ -1174,8 +1196,6 @@ TEST_CASE(
   REQUIRE(f.Payslips(kMarchRun).size() == 2);
 
   // Every March item is now paid by the March run.
-  v1::ListPayItemsRequest march_items;
-  march_items.set_period(kMarch);
   v1::ListPayItemsResponse paid = f.PayrollOk(&PayrollStub::ListPayItems, march_items);
   REQUIRE(paid.items_size() == 6);
   for (const v1::PayItem& item : paid.items()) {
@@ -1777,7 +1797,7 @@ TEST_CASE("payroll: RenderPayslips writes the full month's payslips as text and 
   REQUIRE(rows.back().empty());  // the last row ends with CRLF too
   rows.pop_back();
   const std::vector<v1::Payslip> slips = f.Payslips(kMarchRun);
-  REQUIRE(rows.size() ==
+  REQUIRE(static_cast<int>(rows.size()) ==
           1 + SlipOf(slips, kKevaNumber).lines_size() + SlipOf(slips, kHourlyNumber).lines_size());
   REQUIRE(rows[0] ==
           "pay_run_id,employee_number,employee_name,period,payment_date,cost_centre,line,code,"
@@ -1906,6 +1926,168 @@ TEST_CASE(
   lower_req.set_request_id("lower-bic");
   *lower_req.mutable_employee() = lower_bic;
   REQUIRE(f.PayrollOk(&PayrollStub::UpsertEmployee, lower_req).bic() == "NDEAFIHH");
+}
+
+// --- 11. metrics ---------------------------------------------------------------------------------
+
+// The sum of the observations of a histogram family's series whose labels include `labels`.
+double HistogramSum(prometheus::Registry& registry, const std::string& family,
+                    const std::map<std::string, std::string>& labels = {}) {
+  double sum = 0;
+  for (const prometheus::MetricFamily& f : registry.Collect()) {
+    if (f.name != family) {
+      continue;
+    }
+    for (const prometheus::ClientMetric& m : f.metric) {
+      bool match = true;
+      for (const auto& [name, value] : labels) {
+        match = match && std::any_of(m.label.begin(), m.label.end(),
+                                     [&](const prometheus::ClientMetric::Label& l) {
+                                       return l.name == name && l.value == value;
+                                     });
+      }
+      if (match) {
+        sum += m.histogram.sample_sum;
+      }
+    }
+  }
+  return sum;
+}
+
+TEST_CASE(
+    "payroll: the metrics count calculations, approvals, payslips, skipped employees and refused "
+    "input, each once, replays not again",
+    "[payroll][pg]") {
+  Fixture f;
+  prometheus::Registry& r = f.payroll_registry;
+  const std::string kPhase = "tahe_payroll_pay_run_phase_seconds";
+  const std::string kEmployees = "tahe_payroll_pay_run_employees";
+  const std::string kPayslips = "tahe_payroll_payslips_calculated_total";
+  const std::string kSkipped = "tahe_payroll_payslips_skipped_total";
+  const std::string kFailures = "tahe_payroll_calculation_failures_total";
+  const std::string kItemsRejected = "tahe_payroll_pay_items_rejected_total";
+  const std::string kEmployeesRejected = "tahe_payroll_employees_rejected_total";
+  f.SetUpLedger();
+  f.SetUpPayroll();
+  REQUIRE(CounterSum(r, kPayslips) == 0);
+  REQUIRE(HistogramCount(r, kPhase) == 0);
+  REQUIRE(CounterSum(r, kItemsRejected) == 0);
+  REQUIRE(CounterSum(r, kEmployeesRejected) == 0);
+
+  // AddPayItems is all or nothing: a request of 3 items, one for an unknown employee, refuses 3;
+  // one of 2 with an overtime item without hours refuses 2 more.
+  {
+    v1::AddPayItemsRequest req;
+    req.set_request_id("items-unknown");
+    *req.add_items() =
+        AmountItem("m-1", kKevaNumber, kMarch, v1::PAY_ITEM_KIND_PHONE_BENEFIT, 2000);
+    *req.add_items() = AmountItem("m-2", "E9999", kMarch, v1::PAY_ITEM_KIND_PHONE_BENEFIT, 2000);
+    *req.add_items() =
+        AmountItem("m-3", kHourlyNumber, kMarch, v1::PAY_ITEM_KIND_PHONE_BENEFIT, 2000);
+    v1::AddPayItemsResponse resp;
+    REQUIRE_CODE(f.Payroll(&PayrollStub::AddPayItems, req, &resp), grpc::StatusCode::NOT_FOUND);
+    req.clear_items();
+    req.set_request_id("items-invalid");
+    *req.add_items() =
+        AmountItem("m-4", kKevaNumber, kMarch, v1::PAY_ITEM_KIND_PHONE_BENEFIT, 2000);
+    *req.add_items() =
+        AmountItem("m-5", kHourlyNumber, kMarch, v1::PAY_ITEM_KIND_OVERTIME_50, 30000);
+    REQUIRE_CODE(f.Payroll(&PayrollStub::AddPayItems, req, &resp),
+                 grpc::StatusCode::INVALID_ARGUMENT);
+    // Refused for its request id, not for an item: not counted.
+    req.clear_request_id();
+    REQUIRE_CODE(f.Payroll(&PayrollStub::AddPayItems, req, &resp),
+                 grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  REQUIRE(CounterSum(r, kItemsRejected, {{"rpc", "AddPayItems"}}) == 5);  // 3 + 2
+  REQUIRE(f.AddItems("march-items", MarchItems()) == 5);
+  REQUIRE(CounterSum(r, kItemsRejected, {{"rpc", "AddPayItems"}}) == 5);
+
+  // ImportPayItems counts each item it rejects, once: a replayed batch is not counted again.
+  v1::ImportPayItemsRequest items_batch;
+  items_batch.set_request_id("import-items");
+  *items_batch.add_items() =
+      AmountItem("i-unknown", "E9999", kMarch, v1::PAY_ITEM_KIND_EVENING_SUPPLEMENT, 1000);
+  *items_batch.add_items() =
+      AmountItem("i-period", kKevaNumber, "2026-13", v1::PAY_ITEM_KIND_PHONE_BENEFIT, 2000);
+  v1::ImportPayItemsResponse items_resp;
+  for (int send = 0; send < 2; ++send) {
+    REQUIRE_CODE(f.ImportPayItems({items_batch}, &items_resp), grpc::StatusCode::OK);
+    REQUIRE(items_resp.rejected_size() == 2);
+    REQUIRE(CounterSum(r, kItemsRejected, {{"rpc", "ImportPayItems"}}) == 2);
+  }
+  REQUIRE(CounterSum(r, kItemsRejected) == 7);  // 5 + 2
+
+  // Employees: an import batch of 2 invalid ones rejects 2 (its replay none), a refused upsert 1.
+  v1::ImportEmployeesRequest employees_batch;
+  employees_batch.set_request_id("import-employees");
+  v1::Employee bad_iban = MonthlyEmployee("E3001", 1);
+  bad_iban.set_iban("FI2112345600000786");
+  *employees_batch.add_employees() = bad_iban;
+  v1::Employee no_cost_centre = MonthlyEmployee("E3002", 2);
+  no_cost_centre.mutable_employment()->clear_cost_centre();
+  *employees_batch.add_employees() = no_cost_centre;
+  for (int send = 0; send < 2; ++send) {
+    v1::ImportEmployeesResponse resp;
+    REQUIRE_CODE(f.ImportEmployees({employees_batch}, &resp), grpc::StatusCode::OK);
+    REQUIRE(resp.rejected_size() == 2);
+  }
+  REQUIRE(CounterSum(r, kEmployeesRejected, {{"rpc", "ImportEmployees"}}) == 2);
+  v1::UpsertEmployeeRequest upsert;
+  upsert.set_request_id("upsert-bad-iban");
+  *upsert.mutable_employee() = bad_iban;
+  v1::Employee upserted;
+  REQUIRE_CODE(f.Payroll(&PayrollStub::UpsertEmployee, upsert, &upserted),
+               grpc::StatusCode::INVALID_ARGUMENT);
+  REQUIRE(CounterSum(r, kEmployeesRejected, {{"rpc", "UpsertEmployee"}}) == 1);
+
+  // March: 2 employees in scope, 2 payslips. The replay of the same request calculates nothing.
+  f.CreateRun("create-march", kMarch, kMarchPayday);
+  f.Calculate("calculate-march", kMarchRun);
+  f.Calculate("calculate-march", kMarchRun);
+  REQUIRE(CounterSum(r, kPayslips) == 2);
+  REQUIRE(HistogramCount(r, kPhase, {{"phase", "calculate"}}) == 1);
+  REQUIRE(HistogramCount(r, kEmployees) == 1);
+  REQUIRE(HistogramSum(r, kEmployees) == 2);
+  REQUIRE(HistogramSum(r, kPhase, {{"phase", "calculate"}}) > 0);
+  // A recalculation is another calculation: 2 more payslips.
+  f.Calculate("recalculate-march", kMarchRun);
+  REQUIRE(CounterSum(r, kPayslips) == 4);
+  REQUIRE(HistogramCount(r, kPhase, {{"phase", "calculate"}}) == 2);
+  REQUIRE(HistogramCount(r, kPhase, {{"phase", "approve"}}) == 0);
+
+  // One approval, however often it is asked for with its request id.
+  v1::PayRun approved;
+  REQUIRE_CODE(f.Approve("approve-march", kMarchRun, &approved), grpc::StatusCode::OK);
+  REQUIRE_CODE(f.Approve("approve-march", kMarchRun, &approved), grpc::StatusCode::OK);
+  REQUIRE(HistogramCount(r, kPhase, {{"phase", "approve"}}) == 1);
+  REQUIRE(CounterSum(r, kFailures) == 0);
+
+  // Calculating the approved run fails, by its code; it calculated nothing.
+  v1::CalculatePayRunRequest again;
+  again.set_request_id("calculate-approved");
+  again.set_pay_run_id(kMarchRun);
+  v1::PayRun refused;
+  REQUIRE_CODE(f.Payroll(&PayrollStub::CalculatePayRun, again, &refused),
+               grpc::StatusCode::FAILED_PRECONDITION);
+  REQUIRE(CounterSum(r, kFailures, {{"code", "FAILED_PRECONDITION"}}) == 1);
+  REQUIRE(CounterSum(r, kFailures) == 1);
+  REQUIRE(HistogramCount(r, kPhase, {{"phase", "calculate"}}) == 2);
+
+  // April: the hourly employee has only a deduction, which no pay covers (a negative net pay):
+  // skipped; the monthly employee is paid. 2 in scope, 1 payslip, 1 skipped.
+  REQUIRE(f.AddItems("april-deduction", {AmountItem("2026-04-E2002-deduction", kHourlyNumber,
+                                                    kApril, v1::PAY_ITEM_KIND_DEDUCTION, 10000)}) ==
+          1);
+  f.CreateRun("create-april", kApril, kAprilPayday);
+  v1::PayRun april = f.Calculate("calculate-april", kAprilRun);
+  REQUIRE(april.skipped_size() == 1);
+  REQUIRE(april.totals().payslips() == 1);
+  REQUIRE(CounterSum(r, kPayslips) == 5);  // 2 + 2 + 1
+  REQUIRE(CounterSum(r, kSkipped) == 1);
+  REQUIRE(HistogramCount(r, kEmployees) == 3);
+  REQUIRE(HistogramSum(r, kEmployees) == 6);  // 2 + 2 + 2
+  REQUIRE(HistogramCount(r, kPhase, {{"phase", "calculate"}}) == 3);
 }
 
 }  // namespace

@@ -160,9 +160,12 @@ TEST_CASE("payroll bench: set-up and one pay run reach POSTED with matching coun
   std::remove(csv.c_str());
 }
 
-TEST_CASE("payroll bench: a run of more payslips than approval reads at once is posted whole",
-          "[bench]") {
-  // ApprovePayRun reads the payslips 5 000 at a time; the posting must add up all of them.
+TEST_CASE(
+    "payroll bench: a run of more payslips than the calculation writes at once is posted whole",
+    "[bench]") {
+  // CalculatePayRun writes the payslips 2 000 at a time, from a thread of its own, and sums them
+  // for the posting as it goes: 5 001 payslips are three chunks, the last one short, and the
+  // posting must add up all of them.
   constexpr int kMany = 5001;
   Servers servers;
   const PayrollBenchTarget target = servers.target();

@@ -45,6 +45,8 @@
 #                        print its hottest symbols (costs CPU: compare figures of runs without
 #                        it); implies --keep, perf.data stays in the work directory
 #   --keep               keep the work directory (logs, CSV) and print its path
+#   --no-build           use the binaries already built in $TAHE_BUILD_DIR instead of building
+#                        them (e.g. while another change in the tree does not configure)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -57,6 +59,7 @@ employees=100000
 payroll_args=""
 keep=0
 profile=0
+build=1
 command_line=$(bench_command_line run_payroll_bench.sh "$@")
 
 while (($# > 0)); do
@@ -66,6 +69,7 @@ while (($# > 0)); do
     --payroll-args) payroll_args=$2; shift 2 ;;
     --perf) profile=1; keep=1; shift ;;
     --keep) keep=1; shift ;;
+    --no-build) build=0; shift ;;
     -h | --help) bench_usage ;;
     *) echo "run_payroll_bench.sh: unknown option $1" >&2; bench_usage ;;
   esac
@@ -75,10 +79,19 @@ done
 ((!profile)) || command -v perf >/dev/null || tahe_die "--perf needs perf (Debian: linux-perf)"
 
 # --- 1. build ---------------------------------------------------------------------------------
-bench_build tahe_ledger tahe_payroll tahe_payroll_load
+if ((build)); then
+  bench_build tahe_ledger tahe_payroll tahe_payroll_load
+else
+  build_dir=${TAHE_BUILD_DIR:-build}
+  [[ "${build_dir}" = /* ]] || build_dir="${repo}/${build_dir}"
+  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "${build_dir}/CMakeCache.txt" 2>/dev/null)
+fi
 ledger_bin="${build_dir}/services/ledger/tahe_ledger"
 payroll_bin="${build_dir}/services/payroll/tahe_payroll"
 load_bin="${build_dir}/tests/bench/tahe_payroll_load"
+for bin in "${ledger_bin}" "${payroll_bin}" "${load_bin}"; do
+  [[ -x "${bin}" ]] || tahe_die "${bin} is not built (drop --no-build)"
+done
 
 # --- 2. PostgreSQL ----------------------------------------------------------------------------
 bench_make_work tahe-paybench

@@ -80,13 +80,25 @@ CREATE TABLE pay_items (
   unit_rate_minor bigint NOT NULL DEFAULT 0,
   amount_minor    bigint NOT NULL DEFAULT 0,
   description     text NOT NULL DEFAULT '',
-  -- The run whose approval paid the item; NULL while unpaid.
-  paid_in_pay_run text,
   created_at      timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (tenant_id, item_id),
   FOREIGN KEY (tenant_id, employee_number) REFERENCES employees (tenant_id, employee_number)
 );
-CREATE INDEX pay_items_unpaid ON pay_items (tenant_id, period) WHERE paid_in_pay_run IS NULL;
+
+-- The pay items no approved run has paid yet (written with the item, in the same statement,
+-- and deleted by the approval that pays it), so that a calculation reads only the open items
+-- however long the history, and approval marks an item paid with a delete (no new row version of
+-- pay_items, no index entry). The run that paid an item is its pay_run_items row in an APPROVED
+-- or POSTED run. No foreign key to pay_items: the rows are written together and pay items are
+-- never deleted, and the check would cost every imported item a lookup.
+CREATE TABLE unpaid_items (
+  tenant_id       text NOT NULL DEFAULT current_setting('tahe.tenant', true),
+  item_id         text NOT NULL,
+  -- Copies of the item's (immutable) fields, for the calculation's scope.
+  employee_number text NOT NULL,
+  period          text NOT NULL,
+  PRIMARY KEY (tenant_id, item_id)
+);
 
 CREATE TABLE pay_runs (
   tenant_id           text NOT NULL DEFAULT current_setting('tahe.tenant', true),
@@ -99,6 +111,9 @@ CREATE TABLE pay_runs (
   -- Approvals of the tenant seen when the run was calculated: approving requires that no other
   -- run was approved since (the year-to-date figures it used would be stale).
   approvals_seen      bigint NOT NULL DEFAULT 0,
+  -- The pay items the last calculation included (its rows in pay_run_items), which approval must
+  -- find unpaid.
+  item_count          bigint NOT NULL DEFAULT 0,
   ledger_sequence     bigint NOT NULL DEFAULT 0,
   delivery_error      text NOT NULL DEFAULT '',
   created_at          timestamptz NOT NULL DEFAULT now(),
@@ -120,14 +135,27 @@ CREATE TABLE payslips (
   PRIMARY KEY (tenant_id, pay_run_id, employee_number),
   FOREIGN KEY (tenant_id, pay_run_id) REFERENCES pay_runs (tenant_id, pay_run_id)
 );
-CREATE INDEX payslips_employee ON payslips (tenant_id, employee_number);
 
--- The pay items a calculated run pays (marked paid when it is approved).
+-- The pay items a calculated run pays; paid by it once it is APPROVED or POSTED (see unpaid_items).
+-- The primary key is the only index (a run writes hundreds of thousands of rows): the run that paid
+-- an item is found among the approved runs of its period or later.
 CREATE TABLE pay_run_items (
   tenant_id  text NOT NULL DEFAULT current_setting('tahe.tenant', true),
   pay_run_id text NOT NULL,
   item_id    text NOT NULL,
   PRIMARY KEY (tenant_id, pay_run_id, item_id)
+);
+
+-- A calculated run's payslip figures summed per posting group: the cost centre and the
+-- employment's other dimensions as they were when the run was calculated (group_key is their
+-- JSON object, keys sorted). Approval posts these sums without reading the payslips again.
+CREATE TABLE pay_run_postings (
+  tenant_id  text NOT NULL DEFAULT current_setting('tahe.tenant', true),
+  pay_run_id text NOT NULL,
+  group_key  text NOT NULL,
+  figures    bytea NOT NULL,              -- PayRunTotalsFigures, protobuf binary
+  PRIMARY KEY (tenant_id, pay_run_id, group_key),
+  FOREIGN KEY (tenant_id, pay_run_id) REFERENCES pay_runs (tenant_id, pay_run_id)
 );
 
 -- How many runs each tenant has approved (see pay_runs.approvals_seen).
@@ -185,9 +213,9 @@ CREATE TABLE idempotency (
 DO $$
 DECLARE t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['employees', 'tax_cards', 'settings', 'pay_items', 'pay_runs',
-                           'payslips', 'pay_run_items', 'approval_counters', 'outbox', 'totals_feed',
-                           'idempotency'] LOOP
+  FOREACH t IN ARRAY ARRAY['employees', 'tax_cards', 'settings', 'pay_items', 'unpaid_items',
+                           'pay_runs', 'payslips', 'pay_run_items', 'pay_run_postings',
+                           'approval_counters', 'outbox', 'totals_feed', 'idempotency'] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
     EXECUTE format('CREATE POLICY tenant_isolation ON %I'
@@ -199,7 +227,8 @@ END $$;
 GRANT SELECT, INSERT, UPDATE ON employees, settings, pay_items, pay_runs, approval_counters,
   outbox, idempotency TO tahe_payroll_app;
 GRANT SELECT, INSERT, UPDATE ON tax_cards TO tahe_payroll_app;
-GRANT SELECT, INSERT, DELETE ON payslips, pay_run_items TO tahe_payroll_app;
+GRANT SELECT, INSERT, DELETE ON payslips, pay_run_items, pay_run_postings, unpaid_items
+  TO tahe_payroll_app;
 GRANT SELECT, INSERT ON rate_tables, totals_feed TO tahe_payroll_app;
 GRANT SELECT, INSERT, DELETE ON outbox_pending TO tahe_payroll_app;
 GRANT USAGE ON SEQUENCE outbox_message_id_seq TO tahe_payroll_app;
