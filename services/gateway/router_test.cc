@@ -31,6 +31,7 @@
 #include "libs/pg/pg.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
+#include "libs/server/tenant_data_service.h"
 #include "libs/server/worker_pool.h"
 #include "libs/status/status.h"
 #include "libs/testing/pg_fixture.h"
@@ -273,7 +274,9 @@ struct Fixture {
   server::Authenticator auth{kToken};
   server::WorkerPool workers{kPoolSize};
   ledger::LedgerService service;
-  ledger::LedgerTenantDataService tenant_data{&repository, {&auth, &workers}};
+  server::TenantDataService tenant_data{{&auth, &workers}, [this](const server::CallContext& call) {
+                                          return repository.DescribeTenantData(call);
+                                        }};
   std::unique_ptr<server::GrpcServer> ledger_server;
   RecordingBackend recording;
   std::unique_ptr<server::GrpcServer> reporting_server;

@@ -1,5 +1,5 @@
 // tahe_payroll: payroll of one cell. Wiring only; see payroll_repository.h, payroll_service.h
-// and outbox_relay.h.
+// and libs/outbox/outbox.h.
 
 #include <memory>
 
@@ -9,13 +9,14 @@
 #include "libs/log/log.h"
 #include "libs/metrics/grpc_metrics.h"
 #include "libs/metrics/metrics_registry.h"
+#include "libs/outbox/outbox.h"
 #include "libs/pg/migrations.h"
 #include "libs/pg/pg.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_main.h"
+#include "libs/server/tenant_data_service.h"
 #include "libs/server/worker_pool.h"
 #include "libs/status/status.h"
-#include "services/payroll/outbox_relay.h"
 #include "services/payroll/payroll_repository.h"
 #include "services/payroll/payroll_service.h"
 
@@ -45,18 +46,12 @@ absl::Status Run() {
   RETURN_IF_ERROR(tahe::config::ValidatePostgresUrl("--db_url", absl::GetFlag(FLAGS_db_url)));
   const int pool_size = absl::GetFlag(FLAGS_db_pool_size);
   RETURN_IF_ERROR(tahe::config::ValidateRange("--db_pool_size", pool_size, 1, 200));
-  ASSIGN_OR_RETURN(std::string token,
-                   tahe::config::ReadSecret("--internal_token", absl::GetFlag(FLAGS_internal_token),
-                                            absl::GetFlag(FLAGS_internal_token_file)));
-  if (token.size() < 16) {
-    return absl::InvalidArgumentError("--internal_token: at least 16 characters");
-  }
+  ASSIGN_OR_RETURN(std::string token, tahe::server::ReadSecretFlag(
+                                          "--internal_token", absl::GetFlag(FLAGS_internal_token),
+                                          absl::GetFlag(FLAGS_internal_token_file), 16));
   ASSIGN_OR_RETURN(std::string identity_key,
-                   tahe::config::ReadSecret("--identity_key", absl::GetFlag(FLAGS_identity_key),
-                                            absl::GetFlag(FLAGS_identity_key_file)));
-  if (identity_key.size() < 32) {
-    return absl::InvalidArgumentError("--identity_key: at least 32 bytes");
-  }
+                   tahe::server::ReadSecretFlag("--identity_key", absl::GetFlag(FLAGS_identity_key),
+                                                absl::GetFlag(FLAGS_identity_key_file), 32));
   if (!absl::GetFlag(FLAGS_db_migrate_url).empty()) {
     RETURN_IF_ERROR(tahe::pg::ApplyMigrations(absl::GetFlag(FLAGS_db_migrate_url),
                                               tahe::payroll::Migrations()));
@@ -70,16 +65,20 @@ absl::Status Run() {
                                                      &metrics->registry()));
   tahe::payroll::PayrollRepository repository(
       pool.get(), {.identity_key = identity_key, .registry = &metrics->registry()});
-  tahe::payroll::OutboxRelay relay(
-      &repository,
+  tahe::outbox::LedgerOutboxRelay relay(
+      repository.outbox(),
       tahe::metrics::CreateMeteredChannel(absl::GetFlag(FLAGS_ledger_addr),
                                           grpc::InsecureChannelCredentials(), metrics->registry()),
-      token, &metrics->registry());
+      token, &metrics->registry(),
+      {.metric_prefix = "tahe_payroll_outbox", .principal = "service:payroll"});
   relay.Start();
   tahe::server::Authenticator auth(token);
   tahe::server::WorkerPool workers(pool_size);
   tahe::payroll::PayrollService service(&repository, {&auth, &workers}, [&relay] { relay.Wake(); });
-  tahe::payroll::PayrollTenantDataService tenant_data(&repository, {&auth, &workers});
+  tahe::server::TenantDataService tenant_data({&auth, &workers},
+                                              [&repository](const tahe::server::CallContext& call) {
+                                                return repository.DescribeTenantData(call);
+                                              });
 
   ASSIGN_OR_RETURN(auto server,
                    tahe::server::GrpcServer::Start(
@@ -87,11 +86,9 @@ absl::Status Run() {
                         .services = {&service, &tenant_data},
                         .health_names = {tahe::payroll::v1::PayrollService::service_full_name()},
                         .metrics = &metrics->registry()}));
-  tahe::log::Info(
-      "payroll serving",
-      {{"grpc", server->address()},
-       {"metrics", absl::StrCat("http://", metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
-                                metrics->port(), "/metrics")}});
+  tahe::log::Info("payroll serving",
+                  {{"grpc", server->address()},
+                   {"metrics", tahe::server::MetricsUrl(metrics_listen, metrics->port())}});
 
   int sig = tahe::server::WaitForTerminationSignal();
   tahe::log::Info("shutting down", {{"signal", absl::StrCat(sig)}});

@@ -37,7 +37,6 @@ namespace {
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 constexpr int kMaxItemsPerRequest = 10000;
-constexpr char kPostEntryDestination[] = "/tahe.ledger.v1.LedgerService/PostEntry";
 constexpr char kTimestamp[] = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"";
 
 pg::TxOptions Tx(const CallContext& call, bool read_only = false) {
@@ -647,8 +646,37 @@ OrganisationSettings DomainSettings(const v1::PayrollSettings& s, PensionScheme 
 
 }  // namespace
 
+namespace {
+
+// "payrun:<id>": the subject of a pay run's posting in the outbox.
+constexpr char kPayRunSubject[] = "payrun:";
+
+std::string PayRunOf(const outbox::Message& message) {
+  return message.subject.substr(sizeof(kPayRunSubject) - 1);
+}
+
+}  // namespace
+
 PayrollRepository::PayrollRepository(pg::Pool* pool, Options options)
-    : pool_(pool), options_(std::move(options)), metrics_(options_.registry) {}
+    : pool_(pool),
+      options_(std::move(options)),
+      metrics_(options_.registry),
+      outbox_(pool, {.on_delivered =
+                         [](pqxx::work& tx, const outbox::Message& m, int64_t sequence) {
+                           tx.exec_params(
+                               "UPDATE pay_runs SET status = $3, ledger_sequence = $4,"
+                               " posted_at = now(), delivery_error = '' WHERE tenant_id = $1 AND"
+                               " pay_run_id = $2 AND status = $5",
+                               m.tenant, PayRunOf(m), static_cast<int>(v1::PAY_RUN_STATUS_POSTED),
+                               sequence, static_cast<int>(v1::PAY_RUN_STATUS_APPROVED));
+                         },
+                     .on_failed =
+                         [](pqxx::work& tx, const outbox::Message& m, const std::string& error) {
+                           tx.exec_params(
+                               "UPDATE pay_runs SET delivery_error = $3 WHERE tenant_id = $1 AND"
+                               " pay_run_id = $2",
+                               m.tenant, PayRunOf(m), error);
+                         }}) {}
 
 // --- employees -----------------------------------------------------------------------------------
 
@@ -1973,15 +2001,12 @@ absl::StatusOr<v1::PayRun> PayrollRepository::ApprovePayRun(const CallContext& c
                                                    .payment_date = run.payment_date()},
                                                   AccountsOf(settings), group_list));
               ledger::v1::PostEntryRequest post;
-              post.set_request_id(absl::StrCat("payroll-", call.tenant, "-", run.pay_run_id()));
               *post.mutable_entry() = std::move(draft);
-              pqxx::result message = tx.exec_params(
-                  "INSERT INTO outbox (tenant_id, destination, request_id, payload, pay_run_id)"
-                  " VALUES ($1, $2, $3, decode($4, 'hex'), $5) RETURNING message_id",
-                  call.tenant, std::string(kPostEntryDestination), post.request_id(),
-                  absl::BytesToHexString(post.SerializeAsString()), run.pay_run_id());
-              tx.exec_params("INSERT INTO outbox_pending (tenant_id, message_id) VALUES ($1, $2)",
-                             call.tenant, message[0][0].as<int64_t>());
+              outbox::Enqueue(
+                  tx, call.tenant,
+                  {.request_id = absl::StrCat("payroll-", call.tenant, "-", run.pay_run_id()),
+                   .subject = absl::StrCat(kPayRunSubject, run.pay_run_id())},
+                  std::move(post));
               tx.exec_params(
                   "INSERT INTO approval_counters (tenant_id, approvals) VALUES ($1, 1)"
                   " ON CONFLICT (tenant_id) DO UPDATE SET approvals ="
@@ -2153,96 +2178,6 @@ absl::StatusOr<tahe::tenancy::v1::DescribeTenantDataResponse> PayrollRepository:
         resp.set_summary(
             absl::StrCat(employees, " employees, ", items, " pay items, ", runs, " pay runs"));
         return resp;
-      });
-}
-
-// --- outbox
-// ---------------------------------------------------------------------------------------
-
-absl::StatusOr<std::vector<OutboxMessage>> PayrollRepository::DueMessages(int limit,
-                                                                          absl::Time deadline) {
-  ASSIGN_OR_RETURN(
-      std::vector<OutboxMessage> pending,
-      (pg::InTenantTransaction<std::vector<OutboxMessage>>(
-          *pool_, "", {.deadline = deadline, .read_only = true},
-          [&](pqxx::work& tx) -> absl::StatusOr<std::vector<OutboxMessage>> {
-            std::vector<OutboxMessage> out;
-            for (const auto& r : tx.exec_params(
-                     "SELECT tenant_id, message_id FROM outbox_pending ORDER BY created_at,"
-                     " message_id LIMIT $1",
-                     limit)) {
-              out.push_back({.tenant = r[0].as<std::string>(), .message_id = r[1].as<int64_t>()});
-            }
-            return out;
-          })));
-  std::vector<OutboxMessage> due;
-  for (OutboxMessage& m : pending) {
-    absl::StatusOr<std::optional<OutboxMessage>> loaded =
-        pg::InTenantTransaction<std::optional<OutboxMessage>>(
-            *pool_, m.tenant, {.deadline = deadline, .read_only = true},
-            [&](pqxx::work& tx) -> absl::StatusOr<std::optional<OutboxMessage>> {
-              pqxx::result r = tx.exec_params(
-                  "SELECT destination, request_id, pay_run_id, encode(payload, 'hex'), attempts"
-                  " FROM outbox WHERE tenant_id = $1 AND message_id = $2 AND"
-                  " delivered_at IS NULL AND next_attempt_at <= now()",
-                  m.tenant, m.message_id);
-              if (r.empty()) return std::optional<OutboxMessage>();
-              OutboxMessage out = m;
-              out.destination = r[0][0].as<std::string>();
-              out.request_id = r[0][1].as<std::string>();
-              out.pay_run_id = r[0][2].as<std::string>();
-              if (!out.request.ParseFromString(absl::HexStringToBytes(r[0][3].as<std::string>()))) {
-                return absl::InternalError("an outbox payload does not parse");
-              }
-              out.attempts = r[0][4].as<int>();
-              return std::optional<OutboxMessage>(std::move(out));
-            });
-    if (!loaded.ok()) return loaded.status();
-    if (loaded->has_value()) due.push_back(**std::move(loaded));
-  }
-  return due;
-}
-
-absl::Status PayrollRepository::MarkDelivered(const OutboxMessage& message,
-                                              int64_t ledger_sequence) {
-  return pg::RunInTransaction(*pool_, message.tenant, {}, [&](pqxx::work& tx) {
-    tx.exec_params(
-        "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = ''"
-        " WHERE tenant_id = $1 AND message_id = $2",
-        message.tenant, message.message_id);
-    tx.exec_params("DELETE FROM outbox_pending WHERE tenant_id = $1 AND message_id = $2",
-                   message.tenant, message.message_id);
-    tx.exec_params(
-        "UPDATE pay_runs SET status = $3, ledger_sequence = $4, posted_at = now(),"
-        " delivery_error = '' WHERE tenant_id = $1 AND pay_run_id = $2 AND status = $5",
-        message.tenant, message.pay_run_id, static_cast<int>(v1::PAY_RUN_STATUS_POSTED),
-        ledger_sequence, static_cast<int>(v1::PAY_RUN_STATUS_APPROVED));
-    return absl::OkStatus();
-  });
-}
-
-absl::Status PayrollRepository::MarkFailed(const OutboxMessage& message, const std::string& error,
-                                           absl::Duration retry_after) {
-  return pg::RunInTransaction(*pool_, message.tenant, {}, [&](pqxx::work& tx) {
-    tx.exec_params(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = $3,"
-        " next_attempt_at = now() + make_interval(secs => $4) WHERE tenant_id = $1 AND"
-        " message_id = $2",
-        message.tenant, message.message_id, error, absl::ToDoubleSeconds(retry_after));
-    tx.exec_params(
-        "UPDATE pay_runs SET delivery_error = $3 WHERE tenant_id = $1 AND pay_run_id = $2",
-        message.tenant, message.pay_run_id, error);
-    return absl::OkStatus();
-  });
-}
-
-absl::StatusOr<PayrollRepository::Backlog> PayrollRepository::OutboxBacklog() {
-  return pg::InTenantTransaction<Backlog>(
-      *pool_, "", {.read_only = true}, [&](pqxx::work& tx) -> absl::StatusOr<Backlog> {
-        pqxx::row r = tx.exec1(
-            "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8"
-            " FROM outbox_pending");
-        return Backlog{.messages = r[0].as<int64_t>(), .oldest_age_seconds = r[1].as<double>()};
       });
 }
 

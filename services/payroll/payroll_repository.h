@@ -8,7 +8,7 @@
 //   ASSIGN_OR_RETURN(v1::Employee e, repository.UpsertEmployee(call, request));
 //   ASSIGN_OR_RETURN(v1::PayRun run, repository.CalculatePayRun(call, calculate_request));
 //   ASSIGN_OR_RETURN(v1::PayRun approved, repository.ApprovePayRun(call, approve_request));
-//   // approved: the ledger posting is in the outbox; OutboxRelay delivers it.
+//   // approved: the ledger posting is in the outbox; outbox::LedgerOutboxRelay delivers it.
 //
 // Every mutating method validates all input first (INVALID_ARGUMENT naming the field), is
 // idempotent by request_id (pg::Idempotent), and writes in one transaction, so nothing is ever
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/outbox/outbox.h"
 #include "libs/pg/migrations.h"
 #include "libs/pg/pg.h"
 #include "libs/server/call.h"
@@ -42,17 +43,6 @@ using server::CallContext;
 
 const std::vector<tahe::pg::Migration>& Migrations();
 inline constexpr char kPayrollAppRole[] = "tahe_payroll_app";
-
-// An outbox message due for delivery.
-struct OutboxMessage {
-  std::string tenant;
-  int64_t message_id = 0;
-  std::string destination;  // "/tahe.ledger.v1.LedgerService/PostEntry"
-  std::string request_id;
-  std::string pay_run_id;
-  ledger::v1::PostEntryRequest request;
-  int attempts = 0;
-};
 
 class PayrollRepository {
  public:
@@ -159,21 +149,9 @@ class PayrollRepository {
   absl::StatusOr<tahe::tenancy::v1::DescribeTenantDataResponse> DescribeTenantData(
       const CallContext& call);
 
-  // --- outbox (for OutboxRelay) ---
-  // Messages due now, oldest first, at most `limit`, across tenants.
-  absl::StatusOr<std::vector<OutboxMessage>> DueMessages(int limit, absl::Time deadline);
-  // The ledger accepted `message` as entry `ledger_sequence`: mark it delivered and the run
-  // posted, in one transaction of its tenant.
-  absl::Status MarkDelivered(const OutboxMessage& message, int64_t ledger_sequence);
-  // Delivery failed: count the attempt, retry after `retry_after`, and show `error` on the run.
-  absl::Status MarkFailed(const OutboxMessage& message, const std::string& error,
-                          absl::Duration retry_after);
-  // Undelivered messages and the age of the oldest (for metrics).
-  struct Backlog {
-    int64_t messages = 0;
-    double oldest_age_seconds = 0;
-  };
-  absl::StatusOr<Backlog> OutboxBacklog();
+  // The outbox of ledger postings (libs/outbox); delivery marks the run POSTED, a failed attempt
+  // shows its error on the run.
+  outbox::OutboxStore* outbox() { return &outbox_; }
 
  private:
   absl::StatusOr<std::vector<RateTable>> AllRateTables(pqxx::work& tx);
@@ -191,6 +169,7 @@ class PayrollRepository {
   pg::Pool* pool_;
   Options options_;
   PayrollMetrics metrics_;
+  outbox::OutboxStore outbox_;
 };
 
 }  // namespace tahe::payroll

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "libs/server/polling_reactor.h"
 #include "libs/status/status.h"
 #include "services/payroll/render.h"
 
@@ -339,114 +340,14 @@ grpc::ServerReadReactor<v1::ImportPayItemsRequest>* PayrollService::ImportPayIte
 // exactly once and nothing touches the reactor after OnDone.
 
 template <typename Message>
-class PayrollService::PollingWriteReactor : public grpc::ServerWriteReactor<Message> {
- public:
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
-      return;
-    }
-    ++next_;
-    if (next_ < buffer_.size()) {
-      this->StartWrite(&buffer_[next_]);
-    } else if (finished_) {
-      this->Finish(grpc::Status::OK);
-    } else {
-      Fetch();
-    }
-  }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    cancelled_ = true;
-    if (alarm_ != nullptr) {
-      alarm_->Cancel();  // its callback runs Fetch(), which sees cancelled_ and finishes
-    }
-  }
-
-  void OnDone() override { delete this; }
-
+class PayrollService::PollingWriteReactor : public server::PollingWriteReactor<Message> {
  protected:
-  explicit PollingWriteReactor(PayrollService* service) : service_(service) {}
-
-  // The messages to send now (none: poll again after the interval) and whether the stream ends
-  // after them. Runs on a worker thread, one call at a time.
-  virtual absl::Status Poll(const CallContext& call, std::vector<Message>& out, bool& finished) = 0;
-
-  // Authenticates the call, then (if `invalid` is OK) starts polling; otherwise finishes. The
-  // last statement of the derived constructor.
-  void Start(grpc::CallbackServerContext* ctx, absl::string_view method,
-             const absl::Status& invalid) {
-    absl::StatusOr<CallContext> call = server::StartCall(ctx, service_->env_, method);
-    if (!call.ok()) {
-      this->Finish(ToGrpcStatus(call.status()));
-      return;
-    }
-    if (!invalid.ok()) {
-      this->Finish(ToGrpcStatus(invalid));
-      return;
-    }
-    call_ = *std::move(call);
-    call_.deadline = absl::InfiniteFuture();  // each poll gets its own timeout
-    Fetch();
-  }
+  explicit PollingWriteReactor(PayrollService* service)
+      : server::PollingWriteReactor<Message>(service->env_, service->options_.watch_poll_interval,
+                                             &service->stopping_),
+        service_(service) {}
 
   PayrollService* const service_;
-
- private:
-  void Fetch() {
-    if (cancelled_) {
-      this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
-      return;
-    }
-    if (service_->stopping_) {
-      this->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "payroll shutting down; reconnect"));
-      return;
-    }
-    bool queued = service_->env_.workers->Submit([this] {
-      CallContext call = call_;
-      call.deadline = absl::Now() + absl::Seconds(30);
-      std::vector<Message> out;
-      bool finished = false;
-      absl::Status status = server::GuardedRun(call, [&] { return Poll(call, out, finished); });
-      if (!status.ok()) {
-        this->Finish(server::ToWireStatus(call_, status));
-        return;
-      }
-      if (out.empty()) {
-        if (finished) {
-          this->Finish(grpc::Status::OK);
-          return;
-        }
-        absl::MutexLock lock(&mu_);
-        if (cancelled_) {
-          this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
-          return;
-        }
-        // A fresh alarm per poll: the previous one's callback may still be returning.
-        alarm_ = std::make_unique<grpc::Alarm>();
-        alarm_->Set(absl::ToChronoTime(absl::Now() + service_->options_.watch_poll_interval),
-                    [this](bool) { Fetch(); });
-        return;
-      }
-      buffer_ = std::move(out);
-      next_ = 0;
-      finished_ = finished;
-      this->StartWrite(&buffer_[0]);
-    });
-    if (!queued) {
-      this->Finish(
-          grpc::Status(grpc::StatusCode::UNAVAILABLE, "payroll overloaded or shutting down"));
-    }
-  }
-
-  CallContext call_;
-  std::vector<Message> buffer_;
-  size_t next_ = 0;
-  bool finished_ = false;
-  absl::Mutex mu_;
-  std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
-  std::atomic<bool> cancelled_{false};  // written under mu_
 };
 
 namespace {
@@ -615,15 +516,6 @@ class PayrollService::WatchTotalsReactor final : public PollingWriteReactor<v1::
 grpc::ServerWriteReactor<v1::PayRunTotals>* PayrollService::WatchPayRunTotals(
     grpc::CallbackServerContext* ctx, const v1::WatchPayRunTotalsRequest* req) {
   return new WatchTotalsReactor(this, ctx, req);
-}
-
-grpc::ServerUnaryReactor* PayrollTenantDataService::DescribeTenantData(
-    grpc::CallbackServerContext* ctx, const tahe::tenancy::v1::DescribeTenantDataRequest* req,
-    tahe::tenancy::v1::DescribeTenantDataResponse* resp) {
-  return HandleUnary(ctx, env_, "DescribeTenantData", [this, resp](const CallContext& call) {
-    ASSIGN_OR_RETURN(*resp, repository_->DescribeTenantData(call));
-    return absl::OkStatus();
-  });
 }
 
 }  // namespace tahe::payroll

@@ -211,20 +211,4 @@ class PayrollService final : public v1::PayrollService::CallbackService {
   std::atomic<bool> stopping_{false};
 };
 
-// tahe.tenancy.v1.TenantDataService for payroll: what a tenant has in payroll_db.
-class PayrollTenantDataService final
-    : public tahe::tenancy::v1::TenantDataService::CallbackService {
- public:
-  PayrollTenantDataService(PayrollRepository* repository, server::HandlerEnv env)
-      : repository_(repository), env_(env) {}
-
-  grpc::ServerUnaryReactor* DescribeTenantData(
-      grpc::CallbackServerContext* ctx, const tahe::tenancy::v1::DescribeTenantDataRequest* req,
-      tahe::tenancy::v1::DescribeTenantDataResponse* resp) override;
-
- private:
-  PayrollRepository* repository_;
-  server::HandlerEnv env_;
-};
-
 }  // namespace tahe::payroll

@@ -2,9 +2,10 @@
 // Pool -> PayrollRepository (a fresh PostgreSQL database, connected as a member of
 // tahe_payroll_app, so under row-level security) -> PayrollService -> GrpcServer on 127.0.0.1:0,
 // and behind it the real ledger (LedgerRepository -> GroupCommitter -> LedgerService ->
-// GrpcServer) that the OutboxRelay delivers approved runs to. Both are called through the
-// generated stubs with the internal token and x-tahe-tenant, as the gateway calls them. The relay
-// runs no thread here: each test calls DeliverDue(), so every delivery happens at a known point.
+// GrpcServer) that the outbox relay (libs/outbox) delivers approved runs to. Both are called
+// through the generated stubs with the internal token and x-tahe-tenant, as the gateway calls them.
+// The relay runs no thread here: each test calls DeliverDue(), so every delivery happens at a known
+// point.
 //
 // The figures follow the built-in 2026 rate table: employee pension 7.30 % and unemployment
 // 0.89 % (ages 18-64), employer unemployment (lower tier) 0.31 %, employer health insurance
@@ -46,6 +47,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "libs/metrics/registry_for_test.h"
+#include "libs/outbox/outbox.h"
 #include "libs/pg/pg.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
@@ -57,7 +59,6 @@
 #include "services/ledger/ledger_migrations.h"
 #include "services/ledger/ledger_repository.h"
 #include "services/ledger/ledger_service.h"
-#include "services/payroll/outbox_relay.h"
 #include "services/payroll/payroll_repository.h"
 #include "tahe/ledger/v1/ledger.grpc.pb.h"
 #include "tahe/payroll/v1/payroll.grpc.pb.h"
@@ -392,7 +393,7 @@ struct Fixture {
     ledger = ledger_v1::LedgerService::NewStub(ledger_channel);
     payroll = v1::PayrollService::NewStub(
         grpc::CreateChannel(payroll_server->address(), grpc::InsecureChannelCredentials()));
-    relay = std::make_unique<OutboxRelay>(&repository, ledger_channel, kToken, &relay_registry);
+    relay = NewRelay(ledger_channel, &relay_registry, absl::Seconds(30));
   }
   ~Fixture() {
     relay.reset();
@@ -663,7 +664,17 @@ struct Fixture {
   std::unique_ptr<LedgerStub> ledger;
   std::unique_ptr<PayrollStub> payroll;
   prometheus::Registry relay_registry;
-  std::unique_ptr<OutboxRelay> relay;
+  std::unique_ptr<outbox::LedgerOutboxRelay> relay;
+
+  std::unique_ptr<outbox::LedgerOutboxRelay> NewRelay(std::shared_ptr<grpc::Channel> channel,
+                                                      prometheus::Registry* registry,
+                                                      absl::Duration call_timeout) {
+    return std::make_unique<outbox::LedgerOutboxRelay>(
+        repository.outbox(), std::move(channel), kToken, registry,
+        outbox::LedgerOutboxRelay::Options{.metric_prefix = "tahe_payroll_outbox",
+                                           .principal = "service:payroll",
+                                           .call_timeout = call_timeout});
+  }
 };
 
 // --- 1. a full month -----------------------------------------------------------------------------
@@ -823,10 +834,9 @@ TEST_CASE("payroll: a posting waits while the ledger is down and is delivered on
   {
     // Nothing listens on port 1: every call fails at once with UNAVAILABLE.
     prometheus::Registry down_registry;
-    OutboxRelay down(&f.repository,
-                     grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), kToken,
-                     &down_registry, {.call_timeout = absl::Seconds(5)});
-    REQUIRE(down.DeliverDue() == 0);
+    auto down = f.NewRelay(grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()),
+                           &down_registry, absl::Seconds(5));
+    REQUIRE(down->DeliverDue() == 0);
     REQUIRE(CounterSum(down_registry, "tahe_payroll_outbox_delivery_failures_total") == 1);
   }
   v1::PayRun waiting = f.GetRun(kMarchRun);

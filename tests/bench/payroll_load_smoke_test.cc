@@ -19,12 +19,12 @@
 #include "absl/strings/str_cat.h"
 #include "libs/fi/hetu.h"
 #include "libs/fi/iban.h"
+#include "libs/outbox/outbox.h"
 #include "libs/pg/pg.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/worker_pool.h"
 #include "libs/testing/pg_fixture.h"
-#include "services/payroll/outbox_relay.h"
 #include "services/payroll/payroll_repository.h"
 #include "services/payroll/payroll_service.h"
 #include "tests/bench/bench_testing.h"
@@ -44,9 +44,9 @@ constexpr int kEmployees = 200;
 class InProcessPayroll {
  public:
   explicit InProcessPayroll(const std::string& ledger_address)
-      : relay_(&repository_,
+      : relay_(repository_.outbox(),
                grpc::CreateChannel(ledger_address, grpc::InsecureChannelCredentials()), kToken,
-               nullptr),
+               nullptr, {.metric_prefix = "tahe_payroll_outbox", .principal = "service:payroll"}),
         service_(&repository_, {&auth_, &workers_}, [this] { relay_.Wake(); }),
         server_(OrThrow(
             server::GrpcServer::Start({.listen = "127.0.0.1:0", .services = {&service_}}))) {
@@ -78,7 +78,7 @@ class InProcessPayroll {
   payroll::PayrollRepository repository_{pool_.get(), {.identity_key = kIdentityKey}};
   server::Authenticator auth_{kToken};
   server::WorkerPool workers_{4};
-  payroll::OutboxRelay relay_;
+  outbox::LedgerOutboxRelay relay_;
   payroll::PayrollService service_;
   std::unique_ptr<server::GrpcServer> server_;
 };

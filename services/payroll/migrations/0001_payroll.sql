@@ -172,7 +172,7 @@ CREATE TABLE outbox (
   destination     text NOT NULL,          -- "/tahe.ledger.v1.LedgerService/PostEntry"
   request_id      text NOT NULL,
   payload         bytea NOT NULL,         -- the request message, protobuf binary
-  pay_run_id      text NOT NULL,
+  subject         text NOT NULL,          -- "payrun:<pay_run_id>" (libs/outbox)
   created_at      timestamptz NOT NULL DEFAULT now(),
   attempts        integer NOT NULL DEFAULT 0,
   next_attempt_at timestamptz NOT NULL DEFAULT now(),
