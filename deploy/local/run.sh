@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Tahe suite on this machine with a PostgreSQL cluster of its own: two cells (regions
-# "paijat-hame" and "pohjanmaa", each with its own service databases) behind one gateway.
+# "paijat-hame" and "pohjanmaa", each running ledger, payroll and invoicing with databases of its
+# own) behind one gateway.
 #
 #   deploy/local/run.sh             # build, start, seed the demo, stay in the foreground; Ctrl-C
 #                                   # stops the services and PostgreSQL
@@ -13,7 +14,8 @@
 #   .tahe/pg/                PostgreSQL cluster (created once, kept across runs)
 #   .tahe/ports/             the ports chosen the first time, reused while free
 #   .tahe/secrets/           database passwords, the gateway's bootstrap admin key
-#                            (admin_api_key) and the demo operator key (operator_api_key), mode 600
+#                            (admin_api_key), the demo operator key (operator_api_key) and the
+#                            identity-code hash keys of payroll and invoicing, mode 600
 #   .tahe/internal_token     the internal credential between services (mode 600)
 #   .tahe/logs/              postgres.log, <service>-<cell>.log, gateway.log
 #   .tahe/run/               pid files
@@ -78,7 +80,7 @@ source tests/pg/lib.sh
 # One cell per region; each cell runs every service with a database of its own. Add a cell or a
 # service here (and its demo tenants below); the rest of the script loops over these.
 CELLS=(paijat-hame pohjanmaa)
-SERVICES=(ledger payroll)
+SERVICES=(ledger payroll invoicing)
 declare -A CELL_NAME=([paijat-hame]="Päijät-Häme" [pohjanmaa]="Pohjanmaa")
 declare -A CELL_TENANTS=([paijat-hame]="lahti,phhyky" [pohjanmaa]="vaasa,seinajoki")
 # Demo organisations: name and business ID (check digits valid; finnish-rules.md §4).
@@ -87,7 +89,8 @@ declare -A ORG_NAME=([lahti]="Lahden kaupunki" [phhyky]="Päijät-Hämeen hyvinv
 declare -A ORG_BUSINESS_ID=([lahti]="0135202-4" [phhyky]="3221310-7" [vaasa]="0209602-6"
   [seinajoki]="0204819-8")
 # gRPC service prefix of each service, as the gateway routes by it.
-declare -A SERVICE_PREFIX=([ledger]="tahe.ledger.v1" [payroll]="tahe.payroll.v1")
+declare -A SERVICE_PREFIX=([ledger]="tahe.ledger.v1" [payroll]="tahe.payroll.v1"
+  [invoicing]="tahe.invoicing.v1")
 # The demo operator key's roles: everything but admin (the bootstrap key is the admin key).
 OPERATOR_ROLES=(ledger.read ledger.write payroll.run payroll.admin invoicing.write reports.read)
 
@@ -345,8 +348,10 @@ trap 'exit 141' PIPE
 # Secrets.
 ensure_secret "${token_file}"
 ensure_secret "${secrets_dir}/pg_tahe_owner"
-# Payroll's key for the keyed hash of personal identity codes (one per installation).
+# Payroll's and invoicing's keys for the keyed hash of personal identity codes (one each per
+# installation).
 ensure_secret "${secrets_dir}/payroll_identity_key"
+ensure_secret "${secrets_dir}/invoicing_identity_key"
 for service in "${SERVICES[@]}" gateway; do
   ensure_secret "${secrets_dir}/pg_tahe_${service}"
 done
@@ -490,13 +495,14 @@ wait_serving() {
   say "${name} is SERVING"
 }
 
-# The cells. Services of a cell that call another (payroll -> ledger) get its address; ledger
-# comes first in SERVICES, so its address is known when payroll starts.
+# The cells. Services of a cell that post to its ledger (payroll, invoicing) get its address
+# and their own identity key; ledger comes first in SERVICES, so its address is known when they
+# start.
 while read -r cell service; do
   extra=()
-  if [[ "${service}" == payroll ]]; then
+  if [[ "${service}" == payroll || "${service}" == invoicing ]]; then
     extra=(--ledger_addr="${grpc_addr[$(proc_name "${cell}" ledger)]}"
-      --identity_key_file="${secrets_dir}/payroll_identity_key")
+      --identity_key_file="${secrets_dir}/${service}_identity_key")
   fi
   start_process "$(proc_name "${cell}" "${service}")" "${service}" "${GRPC_PORT_BASE}" \
     "$(db_name "${cell}" "${service}")" "${extra[@]}"

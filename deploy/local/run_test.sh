@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests deploy/local/run.sh end to end with a stand-in ledger in both cells
 # (tahectl_fake_ledger_server, same flags as the real one; it checks the database roles the
-# launcher set up) behind the real gateway, in a state directory of its own, so a developer's
+# launcher set up), the real payroll and invoicing, behind the real gateway, in a state directory of its own, so a developer's
 # .tahe/ is never touched. Registered with ctest as
 # deploy_local_launcher; by hand:
 #
@@ -77,7 +77,8 @@ local_env() {
 }
 
 ledger_pid() { cat "${state}/run/ledger-paijat-hame.pid"; }
-processes=(gateway ledger-paijat-hame payroll-paijat-hame ledger-pohjanmaa payroll-pohjanmaa)
+processes=(gateway ledger-paijat-hame payroll-paijat-hame invoicing-paijat-hame ledger-pohjanmaa
+  payroll-pohjanmaa invoicing-pohjanmaa)
 
 expect_all_stopped() {
   local name
@@ -138,6 +139,8 @@ regions=$("${tahectl}" admin regions list) || fail "admin regions list failed"
 for cell in PAIJAT_HAME POHJANMAA; do
   grep -qF "tahe.ledger.v1=$(local_env "TAHE_LEDGER_ADDR_${cell}")" <<<"${regions}" ||
     fail "the ${cell} ledger address is not registered: ${regions}"
+  grep -qF "tahe.invoicing.v1=$(local_env "TAHE_INVOICING_ADDR_${cell}")" <<<"${regions}" ||
+    fail "the ${cell} invoicing address is not registered: ${regions}"
 done
 # The operator key is not an admin key.
 if out=$(TAHE_ADMIN_API_KEY_FILE='' "${tahectl}" admin orgs list 2>&1); then
@@ -154,15 +157,17 @@ addr=$(local_env TAHE_LEDGER_ADDR)
   fail "TAHE_INTERNAL_TOKEN_FILE is not the absolute token path"
 [[ "$("${tahectl}" health --addr "${addr}")" == SERVING ]] || fail "the ledger is not SERVING"
 read -r -a metrics_urls <<<"$(local_env TAHE_METRICS_URLS)"
-((${#metrics_urls[@]} == 5)) || fail "TAHE_METRICS_URLS does not list 5 processes"
+((${#metrics_urls[@]} == 7)) || fail "TAHE_METRICS_URLS does not list 7 processes"
 http_get "${metrics_urls[0]#http://}" | grep -q '^tahe_gateway_requests_total' ||
   fail "no gateway metrics at ${metrics_urls[0]}"
-# Then per cell: the stand-in ledger, the real payroll.
-for i in 1 3; do
+# Then per cell: the stand-in ledger, the real payroll and invoicing.
+for i in 1 4; do
   http_get "${metrics_urls[i]#http://}" | grep -q '^tahe_fake_ledger_starts_total 1' ||
     fail "no ledger metrics at ${metrics_urls[i]}"
   http_get "${metrics_urls[i + 1]#http://}" | grep -q '^tahe_payroll_outbox_backlog_messages' ||
     fail "no payroll metrics at ${metrics_urls[i + 1]}"
+  http_get "${metrics_urls[i + 2]#http://}" | grep -q '^tahe_invoicing_outbox_backlog_messages' ||
+    fail "no invoicing metrics at ${metrics_urls[i + 2]}"
 done
 # Through the gateway with the operator key, and straight to the cell with the internal token.
 entries=$("${tahectl}" --tenant phhyky ledger entries) || fail "cannot list entries"

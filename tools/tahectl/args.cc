@@ -90,6 +90,27 @@ const std::vector<OptionSpec>& KnownOptions() {
       {"out", true, false},
       {"wait-posted", false, false},
       {"wait-timeout", true, false},
+      // invoicing
+      {"seller-name", true, false},
+      {"reference-prefix", true, false},
+      {"street", true, false},
+      {"postal-code", true, false},
+      {"city", true, false},
+      {"payment-terms", true, false},
+      {"reminder-fee", true, false},
+      {"customer", true, false},
+      {"delivery-date", true, false},
+      {"invoice-id", true, false},
+      {"series", true, false},
+      {"text", true, false},
+      {"status", true, false},
+      {"due-from", true, false},
+      {"due-to", true, false},
+      {"billing-run", true, false},
+      {"lines", true, false},
+      {"run", true, false},
+      {"unmatched", false, false},
+      {"amount", true, false},
   };
   return *kOptions;
 }

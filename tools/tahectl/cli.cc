@@ -15,6 +15,7 @@
 #include "tools/tahectl/args.h"
 #include "tools/tahectl/format.h"
 #include "tools/tahectl/health.h"
+#include "tools/tahectl/invoicing_commands.h"
 #include "tools/tahectl/ledger_client.h"
 #include "tools/tahectl/ledger_commands.h"
 #include "tools/tahectl/parse.h"
@@ -189,6 +190,86 @@ Commands:
       Payroll commands need a tenant like the ledger's, and a key with the role payroll.run
       (payroll.admin to change employees, tax cards, settings and rate tables). No progress
       is drawn with --json.
+
+  invoicing settings show
+  invoicing settings set --file settings.json [--request-id ID]
+  invoicing settings set [--seller-name NAME] [--business-id 1234567-8] [--iban IBAN]
+                         [--bic BIC] [--street TEXT] [--postal-code CODE] [--city NAME]
+                         [--reference-prefix DIGITS] [--payment-terms DAYS]
+                         [--reminder-fee EUR] [--request-id ID]
+      The file is an InvoicingSettings in protobuf's JSON mapping ({"sellerName": ...,
+      "businessId": ..., "address": {...}, "iban": ..., "reminderFeeCents": "500",
+      "accounts": {...}}) and replaces every setting; the options change only the settings
+      given (the others are read first). A new --iban without --bic lets the service derive
+      the BIC.
+  invoicing customers import --file customers.csv [--request-id PREFIX]
+      Columns (header row, any order): customer_number, kind (PERSON|ORGANISATION), name,
+      business_id (organisations), personal_identity_code (persons, optional), street,
+      postal_code, city, country (optional, FI), delivery_channel (PAPER|EMAIL|EINVOICE),
+      email, einvoice_address, einvoice_operator, language (fi|sv|en), price_list (the
+      last six optional). CSV as for payroll imports. The file is checked whole first; then
+      one UpsertCustomer a row, request id PREFIX-r<ROW> (PREFIX from the file's SHA-256
+      unless given), so importing the same file again changes nothing. A refused row is
+      listed by row and column ("row 4 (customer C-9), column personal_identity_code: ...")
+      and the others go on; exits 1 if any was refused. No message repeats a cell of it.
+  invoicing customers list
+  invoicing customers show NUMBER
+  invoicing products import --file products.csv [--request-id PREFIX]
+      Columns: code, name, unit (optional, kpl), unit_price (euros, net of VAT), vat_category
+      (GENERAL|REDUCED|LOWEST|EXEMPT|REVERSE_CHARGE), sales_account and cost_centre
+      (optional). Imported like customers.
+  invoicing products list
+  invoicing invoice create --customer NUMBER --delivery-date YYYY-MM-DD
+                           --line PRODUCT:QUANTITY[:UNIT_PRICE] ... [--invoice-id ID]
+                           [--series S] [--text TEXT] [--payment-terms DAYS] [--request-id ID]
+  invoicing invoice create --file draft.json [--invoice-id ID] [--request-id ID]
+      A draft, priced by the service (VAT by delivery date). QUANTITY has at most three
+      decimals (2.5 hours); UNIT_PRICE in euros overrides the product's. The file is an
+      InvoiceDraftInput in the JSON mapping ({"customerNumber": "C-1", "deliveryDate":
+      "2025-03-01", "lines": [{"productCode": "KOTIHOITO", "quantityMilli": "2500"}]}).
+  invoicing invoice issue ID [--date YYYY-MM-DD] [--wait-posted [--wait-timeout DURATION]]
+                         [--request-id ID]
+      Numbers the draft, dates it (default today) and queues its ledger posting;
+      --wait-posted then waits until the ledger has it (DEADLINE_EXCEEDED after
+      --wait-timeout, default 30m; the outbox keeps retrying).
+  invoicing invoice show ID
+  invoicing invoice delete ID [--request-id ID]               (drafts only)
+  invoicing invoice list [--customer NUMBER] [--status S[,S...]] [--due-from YYYY-MM-DD]
+                         [--due-to YYYY-MM-DD] [--billing-run RUN]
+      Statuses: draft issued partially_paid paid overdue reminded collection credited.
+  invoicing invoice credit ID [--lines 1,2] [--date YYYY-MM-DD] [--text TEXT]
+                          [--request-id ID]
+      A credit note of the given lines in full (default: every line), issued at once.
+  invoicing invoice render ID --format finvoice|text|html [--out FILE]
+      The rendering on stdout, or into FILE, which must not exist.
+  invoicing billing import --run RUN --file drafts.csv [--request-id PREFIX]
+      One row per invoice line. Columns: invoice_id, customer_number, delivery_date, series,
+      text, payment_terms_days (the invoice's, on its first row; later rows leave them empty
+      or repeat them), product_code, description, unit, quantity, unit_price (euros),
+      vat_category, discount_percent, line_delivery_date, cost_centre (the line's). Rows
+      with the same invoice_id make one draft. Streamed to ImportDraftInvoices in batches of
+      1 000 drafts with request ids from the run and the file's SHA-256 (PREFIX-b0, -b1, ...
+      with --request-id); rejected drafts are listed by row and column; exits 1 if any.
+  invoicing billing run RUN [--date YYYY-MM-DD] [--wait-timeout DURATION] [--request-id ID]
+      Issues every draft of the run, showing progress on stderr (from WatchBillingRun, or
+      from polling GetBillingRun); then the counts, numbers, gross total and rejections.
+      --wait-timeout (default 30m) bounds the run instead of --timeout.
+  invoicing billing show RUN
+  invoicing payments import --file camt054.xml [--request-id ID]
+      A camt.054.001.02 bank notification, streamed in chunks of 1 MiB. The request id
+      follows from the file's SHA-256 unless given, so running the command again returns
+      the first import's answer; the same transactions under another request id are
+      duplicates. Prints matched, partially allocated, unmatched, duplicate and skipped
+      transactions.
+  invoicing payments list [--unmatched]
+      --unmatched: the money waiting for an operator (unmatched and partly allocated).
+  invoicing payments allocate PAYMENT INVOICE [--amount EUR] [--request-id ID]
+      Default amount: as much as the payment has left and the invoice has open.
+  invoicing reminders run [--as-of YYYY-MM-DD] [--request-id ID]
+      Reminders for invoices at least 14 days overdue, with the fee and penalty interest.
+  invoicing ageing [--as-of YYYY-MM-DD]
+      Invoicing commands need a tenant like the ledger's and a key with the role
+      invoicing.write. No progress is drawn with --json.
 
   seed-demo [--tenants lahti,phhyky] [--today YYYY-MM-DD]
       Loads the fi-municipal chart, opens this year's periods up to this month, defines
@@ -544,6 +625,22 @@ absl::Status Payroll(const Args& args, const RunEnvironment& environment, std::o
   return WithKeyHint(command.run(payroll, output), settings);
 }
 
+absl::Status Invoicing(const Args& args, const RunEnvironment& environment, std::ostream& out,
+                       std::ostream& err) {
+  std::istream& in = environment.in != nullptr ? *environment.in : std::cin;
+  // The whole command line, and every file it names, is checked before anything is called.
+  ASSIGN_OR_RETURN(InvoicingCommand command, ParseInvoicingCommand(args, in));
+  ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, environment, Credentials::kService));
+  if (settings.tenant.empty() && settings.api_key.empty()) {
+    // Through the gateway a key of one organisation implies the tenant; a backend needs it.
+    return UsageError(absl::StrCat(command.name, ": --tenant SLUG (or TAHE_TENANT) is required"));
+  }
+  InvoicingClient invoicing(settings);
+  const CommandOutput output{out, err, FormatOf(args), environment.err_is_terminal,
+                             environment.poll_interval};
+  return WithKeyHint(command.run(invoicing, output), settings);
+}
+
 absl::Status SeedDemoCommand(const Args& args, const RunEnvironment& environment,
                              std::ostream& out) {
   if (absl::Status s = args.CheckOnly("seed-demo", {"tenants", "today"}); !s.ok()) {
@@ -623,6 +720,8 @@ int RunTahectl(const std::vector<std::string>& argv, const RunEnvironment& envir
     status = Ledger(*args, environment, out);
   } else if (command == "payroll") {
     status = Payroll(*args, environment, out, err);
+  } else if (command == "invoicing") {
+    status = Invoicing(*args, environment, out, err);
   } else if (command == "seed-demo") {
     status = SeedDemoCommand(*args, environment, out);
   } else {

@@ -35,11 +35,13 @@ struct RunEnvironment {
   EnvLookup env;
   // Where the search for .tahe/local.env starts; empty = the process's current directory.
   std::string working_directory;
-  // Read by `ledger post --file -` and the payroll commands' "-" files; null = std::cin.
+  // Read by `ledger post --file -` and the payroll and invoicing commands' "-" files;
+  // null = std::cin.
   std::istream* in = nullptr;
   // The error stream is a terminal: progress bars redraw one line instead of printing lines.
   bool err_is_terminal = false;
-  // How often `payroll run ...` polls a run's status when the service cannot stream progress.
+  // How often `payroll run ...` and `invoicing billing run` poll a run's status when the service
+  // cannot stream progress, and `invoicing invoice issue --wait-posted` its posting.
   absl::Duration poll_interval = absl::Seconds(1);
 };
 

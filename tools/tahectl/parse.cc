@@ -1,5 +1,6 @@
 #include "tools/tahectl/parse.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <set>
 
@@ -162,6 +163,51 @@ absl::StatusOr<int64_t> ParseHundredths(absl::string_view setting, absl::string_
         Want(setting, "a number with at most two decimals, like 7.5", text, echo));
   }
   return quantity->minor_units();
+}
+
+absl::StatusOr<int64_t> ParseThousandths(absl::string_view setting, absl::string_view text,
+                                         bool echo) {
+  constexpr int64_t kMaxUnits = 1'000'000'000'000;
+  const auto bad = [&] {
+    return absl::InvalidArgumentError(
+        Want(setting, "a number with at most three decimals, like 2.5", text, echo));
+  };
+  const size_t point = text.find_first_of(".,");
+  const absl::string_view units = text.substr(0, point);
+  const absl::string_view decimals =
+      point == absl::string_view::npos ? absl::string_view() : text.substr(point + 1);
+  const auto all_digits = [](absl::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); });
+  };
+  if (units.empty() || units.size() > 13 || !all_digits(units) || decimals.size() > 3 ||
+      !all_digits(decimals) || (point != absl::string_view::npos && decimals.empty())) {
+    return bad();
+  }
+  int64_t whole = 0;
+  for (char c : units) {
+    whole = whole * 10 + (c - '0');
+  }
+  if (whole > kMaxUnits) {
+    return bad();
+  }
+  int64_t fraction = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    fraction = fraction * 10 + (i < decimals.size() ? decimals[i] - '0' : 0);
+  }
+  return whole * 1000 + fraction;
+}
+
+std::string FormatThousandths(int64_t thousandths) {
+  const uint64_t magnitude = thousandths < 0 ? ~static_cast<uint64_t>(thousandths) + 1
+                                             : static_cast<uint64_t>(thousandths);
+  std::string text = absl::StrCat(thousandths < 0 ? "-" : "", magnitude / 1000);
+  if (const uint64_t rest = magnitude % 1000; rest != 0) {
+    std::string decimals = absl::StrFormat("%03d", rest);
+    decimals.erase(decimals.find_last_not_of('0') + 1);
+    absl::StrAppend(&text, ".", decimals);
+  }
+  return text;
 }
 
 absl::StatusOr<int64_t> ParsePercentPpm(absl::string_view setting, absl::string_view text,

@@ -48,6 +48,14 @@ absl::StatusOr<int64_t> ParseEurosNonNegative(absl::string_view setting, absl::s
 absl::StatusOr<int64_t> ParseHundredths(absl::string_view setting, absl::string_view text,
                                         bool echo = true);
 
+// A non-negative quantity with at most three decimals ("2.5" hours, "1,25") in thousandths
+// (2500, 1250), exactly, up to 10^12 units.
+absl::StatusOr<int64_t> ParseThousandths(absl::string_view setting, absl::string_view text,
+                                         bool echo = true);
+
+// Thousandths as a number without trailing zeros: 2500 -> "2.5", 1000 -> "1", 1 -> "0.001".
+std::string FormatThousandths(int64_t thousandths);
+
 // A percentage between 0 and 100 with at most four decimals ("1.5", "20,5", "7.15%") in parts
 // per million (15000, 205000, 71500), exactly.
 absl::StatusOr<int64_t> ParsePercentPpm(absl::string_view setting, absl::string_view text,

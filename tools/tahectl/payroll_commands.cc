@@ -1,27 +1,21 @@
 #include "tools/tahectl/payroll_commands.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <thread>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "libs/status/status.h"
+#include "tools/tahectl/command_helpers.h"
 #include "tools/tahectl/parse.h"
 #include "tools/tahectl/payroll_csv.h"
 #include "tools/tahectl/progress.h"
@@ -154,15 +148,6 @@ std::unique_ptr<grpc::ClientReader<v1::PayRunProgress>> PayrollClient::WatchPayR
 
 namespace {
 
-template <typename Enum>
-std::string EnumName(const std::string& full, absl::string_view prefix, Enum value) {
-  absl::string_view name = full;
-  if (!absl::ConsumePrefix(&name, prefix) || name.empty()) {
-    return absl::StrCat(static_cast<int>(value));
-  }
-  return std::string(name);
-}
-
 std::string SalaryBasisName(v1::SalaryBasis basis) {
   return EnumName(v1::SalaryBasis_Name(basis), "SALARY_BASIS_", basis);
 }
@@ -174,12 +159,6 @@ std::string PayItemKindName(v1::PayItemKind kind) {
 }
 std::string TierName(v1::UnemploymentTier tier) {
   return EnumName(v1::UnemploymentTier_Name(tier), "UNEMPLOYMENT_TIER_", tier);
-}
-
-std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
-
-std::string Plural(int64_t count, absl::string_view one, absl::string_view many) {
-  return absl::StrCat(count, " ", count == 1 ? one : many);
 }
 
 std::string PayOf(const v1::Employment& job) {
@@ -390,54 +369,6 @@ std::string Phase(v1::PayRunStatus status, int64_t done, int64_t total) {
   }
 }
 
-// How long a progress stream may take to end by itself once the calculation has returned (the
-// service ends it when the run is settled) before it is cancelled: cancelling at once would drop
-// the last reports still on their way.
-constexpr absl::Duration kProgressDrainGrace = absl::Seconds(2);
-
-// The result of the calculation call, handed from its thread, which also ends the progress
-// stream being read if it outlives the calculation.
-class CalculationOutcome {
- public:
-  void Set(absl::StatusOr<v1::PayRun> result) {
-    absl::MutexLock lock(&mu_);
-    result_ = std::move(result);
-    done_ = true;
-    const auto detached = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return watch_ == nullptr; };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&detached), kProgressDrainGrace)) {
-      watch_->TryCancel();
-    }
-  }
-  // `watch` is cancelled when the calculation returns; false if it already has.
-  bool Attach(grpc::ClientContext* watch) {
-    absl::MutexLock lock(&mu_);
-    if (done_) {
-      return false;
-    }
-    watch_ = watch;
-    return true;
-  }
-  void Detach() {
-    absl::MutexLock lock(&mu_);
-    watch_ = nullptr;
-  }
-  // True once Set was called; waits at most `timeout` for it.
-  bool WaitFor(absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(absl::Condition(&done_), timeout);
-  }
-  absl::StatusOr<v1::PayRun> Take() {
-    absl::MutexLock lock(&mu_);
-    return std::move(result_);
-  }
-
- private:
-  absl::Mutex mu_;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  absl::StatusOr<v1::PayRun> result_ ABSL_GUARDED_BY(mu_) = absl::UnknownError("not finished");
-  grpc::ClientContext* watch_ ABSL_GUARDED_BY(mu_) = nullptr;
-};
-
 // CalculatePayRun on a thread of its own while this one follows WatchPayRun into the bar. The
 // calculation call decides the outcome; the stream only shows progress. A stream that ends before
 // the calculation does (it began while the run still looked settled from an earlier calculation)
@@ -448,7 +379,7 @@ absl::StatusOr<v1::PayRun> CalculateWithProgress(PayrollClient& payroll,
                                                  absl::Duration wait, const PayrollOutput& output) {
   ProgressBar bar(output.err, output.err_is_terminal, "payslips");
   bar.Update("calculating", 0, 0, "");
-  CalculationOutcome outcome;
+  CallOutcome<v1::PayRun> outcome;
   std::thread calculation([&payroll, &request, wait, &outcome] {
     outcome.Set(payroll.CalculatePayRun(request, wait));
   });
@@ -574,43 +505,6 @@ absl::StatusOr<v1::PayRun> WaitUntilPosted(PayrollClient& payroll, const std::st
 
 // --- Commands --------------------------------------------------------------------------------
 
-constexpr size_t kMaxProblemsShown = 50;
-
-std::string RequestIdOf(const Args& args) {
-  if (std::optional<std::string> id = args.Value("request-id"); id.has_value() && !id->empty()) {
-    return *id;
-  }
-  return NewRequestId();
-}
-
-absl::StatusOr<std::string> ReadInput(absl::string_view setting, const std::string& path,
-                                      std::istream& in) {
-  std::stringstream contents;
-  if (path == "-") {
-    contents << in.rdbuf();
-    return contents.str();
-  }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return UsageError(absl::StrCat(setting, ": cannot read ", path));
-  }
-  contents << file.rdbuf();
-  return contents.str();
-}
-
-// The file's problems as one usage error, at most kMaxProblemsShown of them.
-absl::Status FileProblems(absl::string_view path, const std::vector<CsvProblem>& problems) {
-  std::string message = absl::StrCat(path, ": ", Plural(problems.size(), "problem", "problems"),
-                                     ", nothing was imported:");
-  for (size_t i = 0; i < problems.size() && i < kMaxProblemsShown; ++i) {
-    absl::StrAppend(&message, "\n  ", FormatCsvProblem(problems[i]));
-  }
-  if (problems.size() > kMaxProblemsShown) {
-    absl::StrAppend(&message, "\n  ... and ", problems.size() - kMaxProblemsShown, " more");
-  }
-  return UsageError(message);
-}
-
 template <typename Response>
 absl::Status ReportImport(absl::string_view method, absl::string_view path, absl::string_view noun,
                           absl::string_view key_name, const std::vector<int>& rows, size_t batches,
@@ -648,77 +542,6 @@ absl::StatusOr<std::string> ReadIdentityCode(const Args& args, std::istream& in)
                                    ", found several words"));
   }
   return code;
-}
-
-// Creates `path` for the payment file: never over an existing file (O_EXCL also refuses a symlink
-// in its place). Writes all of `content` or removes the file again.
-absl::Status CreateAndWrite(const std::string& path, absl::string_view content) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("--out: ", path, " already exists; not overwriting it"));
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat("--out: cannot create ", path, ": ", std::strerror(errno)));
-  }
-  size_t written = 0;
-  while (written < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      const std::string reason = std::strerror(errno);
-      ::close(fd);
-      ::unlink(path.c_str());
-      return absl::InternalError(absl::StrCat("cannot write ", path, ": ", reason));
-    }
-    written += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  const int sync_errno = errno;
-  const bool closed = ::close(fd) == 0;
-  if (!synced || !closed) {
-    const std::string reason = std::strerror(synced ? errno : sync_errno);
-    ::unlink(path.c_str());
-    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", reason));
-  }
-  return absl::OkStatus();
-}
-
-// A duration option (--wait-timeout), else `fallback`.
-absl::StatusOr<absl::Duration> DurationOption(const Args& args, absl::string_view name,
-                                              absl::Duration fallback) {
-  std::optional<std::string> text = args.Value(name);
-  if (!text.has_value()) {
-    return fallback;
-  }
-  absl::StatusOr<absl::Duration> parsed = ParseTimeout(*text);
-  if (!parsed.ok()) {
-    absl::string_view message = parsed.status().message();
-    absl::ConsumePrefix(&message, "--timeout");
-    return UsageError(absl::StrCat("--", name, message));
-  }
-  return parsed;
-}
-
-// A required option's value; a usage error naming the command when it is missing or empty.
-absl::StatusOr<std::string> RequiredOption(const Args& args, absl::string_view command,
-                                           absl::string_view name) {
-  std::optional<std::string> value = args.Value(name);
-  if (!value.has_value() || value->empty()) {
-    return UsageError(absl::StrCat(command, ": --", name, " is required"));
-  }
-  return *value;
-}
-
-template <typename T>
-absl::StatusOr<T> AsUsage(absl::StatusOr<T> parsed) {
-  if (!parsed.ok()) {
-    return UsageError(parsed.status());
-  }
-  return parsed;
 }
 
 using Run = std::function<absl::Status(PayrollClient&, const PayrollOutput&)>;

@@ -30,6 +30,7 @@
 #include "tahe/payroll/v1/payroll.grpc.pb.h"
 #include "tools/tahectl/args.h"
 #include "tools/tahectl/client.h"
+#include "tools/tahectl/command_helpers.h"
 #include "tools/tahectl/format.h"
 
 namespace tahe::tahectl {
@@ -104,17 +105,8 @@ class PayrollClient {
   std::unique_ptr<tahe::payroll::v1::PayrollService::Stub> stub_;
 };
 
-// Where a payroll command writes.
-struct PayrollOutput {
-  std::ostream& out;
-  // Progress and notes; never the result.
-  std::ostream& err;
-  OutputFormat format = OutputFormat::kTable;
-  // `err` is a terminal: the progress bar redraws one line instead of printing lines.
-  bool err_is_terminal = false;
-  // How often a run's status is polled when the service cannot stream its progress.
-  absl::Duration poll_interval = absl::Seconds(1);
-};
+// Where a payroll command writes (command_helpers.h).
+using PayrollOutput = CommandOutput;
 
 // One payroll command, parsed and checked, with its input files read: `run` makes the calls.
 struct PayrollCommand {

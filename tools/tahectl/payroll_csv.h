@@ -10,12 +10,7 @@
 //   std::vector<v1::ImportEmployeesRequest> batches =
 //       EmployeeBatches(parsed.rows, ContentRequestIdPrefix("employees", text));
 //
-// The files: a header row naming the columns (any order, case-insensitive), then one record a
-// row. Cells are separated by ',' or, when the header holds more ';' than ',', by ';' (as
-// spreadsheets write CSV with decimal commas). A cell may be quoted ("Virtanen, Matti"); a quote
-// inside a quoted cell is doubled; quoted cells may span lines. Unquoted cells lose surrounding
-// whitespace; blank lines are skipped; a UTF-8 byte order mark is ignored. A record's row is the
-// line on which it starts (the header is row 1), as a spreadsheet numbers it.
+// The files are CSV as csv.h reads them.
 //
 // Personal data: no problem found in an employees file repeats a cell's text, since a shifted
 // column could put an identity code anywhere.
@@ -27,37 +22,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "tahe/payroll/v1/payroll.pb.h"
+#include "tools/tahectl/csv.h"
 
 namespace tahe::tahectl {
 
 // Employees and pay items go to the service this many to a streamed batch.
 inline constexpr int kImportBatchSize = 1000;
-
-struct CsvRecord {
-  int row = 0;
-  std::vector<std::string> cells;
-};
-
-// Every record of `text`, the header included. INVALID_ARGUMENT "row N: ..." for a quote left
-// open or misplaced; the message never quotes the file.
-absl::StatusOr<std::vector<CsvRecord>> ReadCsv(absl::string_view text);
-
-struct CsvProblem {
-  int row = 0;
-  // The column at fault; empty for a problem of the whole row.
-  std::string column;
-  std::string message;
-};
-
-// "row 5, column iban: required", "row 7: 13 cells, the header has 14".
-std::string FormatCsvProblem(const CsvProblem& problem);
-
-template <typename Row>
-struct CsvImport {
-  std::vector<Row> rows;
-  // Empty when the file can be imported.
-  std::vector<CsvProblem> problems;
-};
 
 struct EmployeeRow {
   int row = 0;
@@ -80,10 +50,6 @@ CsvImport<EmployeeRow> ParseEmployeesCsv(absl::string_view text);
 // PayItemKind without its prefix), quantity (hours or units, at most two decimals) with
 // unit_rate (euros), or amount (euros), and description (optional). Item ids must be unique.
 CsvImport<PayItemRow> ParsePayItemsCsv(absl::string_view text);
-
-// "tahectl-<what>-<32 hex of SHA-256(content)>": the request-id prefix of an import, the same
-// for the same file and a different one for any change to it.
-std::string ContentRequestIdPrefix(absl::string_view what, absl::string_view content);
 
 // The rows in batches of `batch_size`, batch N with request id "<prefix>-b<N>" (N from 0, as
 // Rejection::batch counts).
