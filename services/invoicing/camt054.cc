@@ -1,5 +1,6 @@
 #include "services/invoicing/camt054.h"
 
+#include <libxml/SAX2.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/tree.h>
@@ -9,6 +10,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <cstring>
+#include <deque>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -39,17 +42,6 @@ namespace {
 
 // --- libxml2 plumbing ---------------------------------------------------------------------------
 
-struct DocFree {
-  void operator()(xmlDoc* doc) const { xmlFreeDoc(doc); }
-};
-struct ParserCtxtFree {
-  void operator()(xmlParserCtxt* ctxt) const { xmlFreeParserCtxt(ctxt); }
-};
-struct ValidCtxtFree {
-  void operator()(xmlSchemaValidCtxt* ctxt) const { xmlSchemaFreeValidCtxt(ctxt); }
-};
-using DocPtr = std::unique_ptr<xmlDoc, DocFree>;
-
 // The first error libxml2 reports (later ones are mostly consequences of it).
 struct FirstError {
   bool set = false;
@@ -69,25 +61,6 @@ void RecordError(FirstError& first, const xmlError* error) {
 
 void CollectError(void* data, xmlErrorPtr error) {
   RecordError(*static_cast<FirstError*>(data), error);
-}
-
-// What the parser callbacks learn; reached through the parser context's _private.
-struct ParseState {
-  bool doctype = false;
-  FirstError error;
-};
-
-void OnParserError(void* ctx, xmlErrorPtr error) {
-  auto* ctxt = static_cast<xmlParserCtxt*>(ctx);
-  RecordError(static_cast<ParseState*>(ctxt->_private)->error, error);
-}
-
-// A DOCTYPE stops the parser before its internal subset is read: no entity is ever declared,
-// so none can expand, and no external subset is ever fetched.
-void OnDoctype(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) {
-  auto* ctxt = static_cast<xmlParserCtxt*>(ctx);
-  static_cast<ParseState*>(ctxt->_private)->doctype = true;
-  xmlStopParser(ctxt);
 }
 
 constexpr absl::string_view kDoctypeRefused =
@@ -144,127 +117,6 @@ std::string MaskQuotedValues(absl::string_view message) {
   return absl::StrReplaceAll(out, {{absl::StrCat("{", kCamt054Namespace, "}"), ""}});
 }
 
-// Parses `xml` into a tree, refusing DOCTYPEs; INVALID_ARGUMENT for anything not well-formed.
-absl::StatusOr<DocPtr> ParseXml(absl::string_view xml) {
-  std::unique_ptr<xmlParserCtxt, ParserCtxtFree> ctxt(
-      xmlCreateMemoryParserCtxt(xml.data(), static_cast<int>(xml.size())));
-  if (ctxt == nullptr) {
-    return absl::ResourceExhaustedError("camt.054: out of memory creating the XML parser");
-  }
-  // No XML_PARSE_NOENT (entity substitution), XML_PARSE_DTDLOAD, XML_PARSE_DTDATTR or
-  // XML_PARSE_XINCLUDE; big lines so that errors in large files have true line numbers.
-  xmlCtxtUseOptions(ctxt.get(),
-                    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES);
-  ParseState state;
-  ctxt->_private = &state;
-  ctxt->sax->serror = OnParserError;
-  ctxt->sax->internalSubset = OnDoctype;
-  ctxt->sax->externalSubset = OnDoctype;
-  xmlParseDocument(ctxt.get());
-  DocPtr doc(ctxt->myDoc);
-  ctxt->myDoc = nullptr;
-  if (state.doctype) {
-    return absl::InvalidArgumentError(absl::StrCat("camt.054: ", kDoctypeRefused));
-  }
-  if (!ctxt->wellFormed || doc == nullptr) {
-    // An encoding error quotes the offending bytes ("... Bytes: 0xC3 0x28 0x41 0x42"), which may
-    // be part of a name: they are left out.
-    std::string message = state.error.set ? state.error.message : "no document";
-    message = message.substr(0, message.find(", Bytes:"));
-    message = message.substr(0, message.find("\nBytes:"));
-    return absl::InvalidArgumentError(
-        absl::StrCat("camt.054: not well-formed XML at line ", state.error.line, ": ", message));
-  }
-  if (doc->intSubset != nullptr || doc->extSubset != nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("camt.054: ", kDoctypeRefused));
-  }
-  return doc;
-}
-
-absl::Status CheckRootNamespace(const xmlDoc* doc) {
-  const xmlNode* root = xmlDocGetRootElement(const_cast<xmlDoc*>(doc));
-  if (root == nullptr) {
-    return absl::InvalidArgumentError("camt.054: the document has no root element");
-  }
-  const absl::string_view ns =
-      root->ns == nullptr || root->ns->href == nullptr
-          ? absl::string_view()
-          : absl::string_view(reinterpret_cast<const char*>(root->ns->href));
-  if (ns != kCamt054Namespace) {
-    // Both from the document: cut short, so that a hostile file cannot flood a log.
-    const absl::string_view name = reinterpret_cast<const char*>(root->name);
-    return absl::InvalidArgumentError(
-        absl::StrCat("camt.054: not a camt.054.001.02 document: the root element ",
-                     absl::CEscape(name.substr(0, 64)), " is in namespace \"",
-                     absl::CEscape(ns.substr(0, 128)), "\", expected \"", kCamt054Namespace, "\""));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateAgainstSchema(xmlDoc* doc) {
-  const CompiledSchema& compiled = Camt054Schema();
-  if (compiled.schema == nullptr) {
-    return absl::InternalError(compiled.error);
-  }
-  std::unique_ptr<xmlSchemaValidCtxt, ValidCtxtFree> validator(
-      xmlSchemaNewValidCtxt(compiled.schema));
-  if (validator == nullptr) {
-    return absl::ResourceExhaustedError("camt.054: out of memory creating the schema validator");
-  }
-  FirstError error;
-  xmlSchemaSetValidStructuredErrors(validator.get(), CollectError, &error);
-  const int result = xmlSchemaValidateDoc(validator.get(), doc);
-  if (result == 0) {
-    return absl::OkStatus();
-  }
-  if (result < 0) {
-    return absl::InternalError("camt.054: schema validation failed internally");
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("camt.054: schema violation at line ", error.line, ": ",
-                   error.set ? MaskQuotedValues(error.message) : "invalid document"));
-}
-
-// --- Reading the validated tree -----------------------------------------------------------------
-
-bool IsElement(const xmlNode* node, absl::string_view name) {
-  return node->type == XML_ELEMENT_NODE &&
-         name == absl::string_view(reinterpret_cast<const char*>(node->name));
-}
-
-const xmlNode* Child(const xmlNode* parent, absl::string_view name) {
-  if (parent == nullptr) {
-    return nullptr;
-  }
-  for (const xmlNode* child = parent->children; child != nullptr; child = child->next) {
-    if (IsElement(child, name)) {
-      return child;
-    }
-  }
-  return nullptr;
-}
-
-// Child(Child(...)) along `path`; nullptr as soon as one is missing.
-const xmlNode* Descendant(const xmlNode* node, std::initializer_list<absl::string_view> path) {
-  for (absl::string_view name : path) {
-    node = Child(node, name);
-  }
-  return node;
-}
-
-std::vector<const xmlNode*> Children(const xmlNode* parent, absl::string_view name) {
-  std::vector<const xmlNode*> out;
-  if (parent == nullptr) {
-    return out;
-  }
-  for (const xmlNode* child = parent->children; child != nullptr; child = child->next) {
-    if (IsElement(child, name)) {
-      out.push_back(child);
-    }
-  }
-  return out;
-}
-
 bool IsXmlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 absl::string_view TrimXmlSpace(absl::string_view text) {
@@ -277,30 +129,11 @@ absl::string_view TrimXmlSpace(absl::string_view text) {
   return text;
 }
 
-// The element's text, trimmed; empty for a missing element.
-std::string Text(const xmlNode* node) {
-  std::string out;
-  if (node == nullptr) {
-    return out;
-  }
-  for (const xmlNode* child = node->children; child != nullptr; child = child->next) {
-    if ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE) &&
-        child->content != nullptr) {
-      out += reinterpret_cast<const char*>(child->content);
-    }
-  }
-  return std::string(TrimXmlSpace(out));
+absl::string_view View(const xmlChar* text) {
+  return text == nullptr ? absl::string_view() : reinterpret_cast<const char*>(text);
 }
 
-std::string Attribute(const xmlNode* node, absl::string_view name) {
-  for (const xmlAttr* attr = node->properties; attr != nullptr; attr = attr->next) {
-    if (name == absl::string_view(reinterpret_cast<const char*>(attr->name)) &&
-        attr->children != nullptr && attr->children->content != nullptr) {
-      return std::string(TrimXmlSpace(reinterpret_cast<const char*>(attr->children->content)));
-    }
-  }
-  return "";
-}
+// --- Reading an entry ----------------------------------------------------------------------------
 
 // A decimal amount of at most two decimals as cents: "12.5" -> 1250. The schema has already
 // checked it is an xs:decimal >= 0; this refuses a sign, a third decimal and amounts beyond 16
@@ -340,18 +173,25 @@ absl::StatusOr<int64_t> ParseCents(absl::string_view field, absl::string_view te
   return cents;
 }
 
-// An amount element (Amt with its Ccy). EUR must parse strictly; another currency's amount is
-// read the same way when it can be and left unknown otherwise (a three-decimal currency such as
-// KWD), since such a transaction is not imported anyway.
+// An amount element (Amt with its Ccy) as read: its text and currency, trimmed.
+struct RawAmount {
+  bool present = false;
+  std::string text;
+  std::string currency;
+};
+
+// An amount as cents. EUR must parse strictly; another currency's amount is read the same way
+// when it can be and left unknown otherwise (a three-decimal currency such as KWD), since such a
+// transaction is not imported anyway.
 struct Amount {
   std::optional<int64_t> cents;
   std::string currency;
 };
 
-absl::StatusOr<Amount> ReadAmount(absl::string_view field, const xmlNode* amt) {
+absl::StatusOr<Amount> ReadAmount(absl::string_view field, const RawAmount& raw) {
   Amount amount;
-  amount.currency = Attribute(amt, "Ccy");
-  absl::StatusOr<int64_t> cents = ParseCents(field, Text(amt));
+  amount.currency = raw.currency;
+  absl::StatusOr<int64_t> cents = ParseCents(field, raw.text);
   if (cents.ok()) {
     amount.cents = *cents;
   } else if (amount.currency == "EUR") {
@@ -360,17 +200,24 @@ absl::StatusOr<Amount> ReadAmount(absl::string_view field, const xmlNode* amt) {
   return amount;
 }
 
+// A DateAndDateTimeChoice as read: Dt, or else DtTm, as the bank wrote it.
+struct RawDate {
+  bool present = false;
+  bool has_date = false;
+  std::string date;
+  bool has_date_time = false;
+  std::string date_time;
+};
+
 // The date of a DateAndDateTimeChoice: Dt, or the date part of DtTm as the bank wrote it.
 absl::StatusOr<std::optional<absl::CivilDay>> ReadDate(absl::string_view field,
-                                                       const xmlNode* choice) {
-  if (choice == nullptr) {
+                                                       const RawDate& choice) {
+  if (!choice.present) {
     return std::nullopt;
   }
-  const xmlNode* value = Child(choice, "Dt");
-  if (value == nullptr) {
-    value = Child(choice, "DtTm");
-  }
-  const std::string text = Text(value);
+  const std::string& text = choice.has_date        ? choice.date
+                            : choice.has_date_time ? choice.date_time
+                                                   : choice.date;
   const absl::string_view date = absl::string_view(text).substr(0, 10);
   bool valid = date.size() == 10 && date[4] == '-' && date[7] == '-' &&
                (text.size() == 10 || text[10] == 'T' || text[10] == 'Z' || text[10] == '+' ||
@@ -408,42 +255,66 @@ std::string RemoveWhitespace(absl::string_view text) {
   return out;
 }
 
+// What an entry's TxDtls holds, as read (texts trimmed). Where the schema allows one element,
+// the first is kept.
+struct RawTxDetails {
+  RawAmount tx_amount;  // AmtDtls/TxAmt/Amt
+  bool has_end_to_end_id = false;
+  std::string end_to_end_id;  // Refs/EndToEndId
+  bool has_account_servicer_reference = false;
+  std::string account_servicer_reference;  // Refs/AcctSvcrRef
+  std::vector<std::string> unstructured;   // RmtInf/Ustrd
+  std::vector<std::string> references;     // RmtInf/Strd/CdtrRefInf/Ref, one a Strd at most
+  bool has_debtor_name = false;
+  std::string debtor_name;  // RltdPties/Dbtr/Nm
+};
+
+// An Ntry as read, with its place in the file.
+struct RawEntry {
+  size_t notification = 0;
+  size_t index = 0;  // in the notification
+  RawAmount amount;
+  bool has_credit_debit = false;
+  std::string credit_debit;
+  bool has_reversal = false;
+  std::string reversal;
+  bool has_status = false;
+  std::string status;
+  RawDate booking_date;
+  RawDate value_date;
+  bool has_account_servicer_reference = false;
+  std::string account_servicer_reference;
+  std::vector<RawTxDetails> details;
+};
+
 // A transaction as read, before the entry-level checks decide whether it is importable.
 struct RawTransaction {
   Camt054Transaction tx;
   bool explicit_amount = false;
 };
 
-absl::StatusOr<RawTransaction> ReadTransaction(absl::string_view field, const xmlNode* tx_dtls) {
+absl::StatusOr<RawTransaction> ReadTransaction(absl::string_view field, RawTxDetails& details) {
   RawTransaction raw;
   Camt054Transaction& tx = raw.tx;
-  const xmlNode* tx_amt = Descendant(tx_dtls, {"AmtDtls", "TxAmt", "Amt"});
-  if (tx_amt != nullptr) {
-    ASSIGN_OR_RETURN(const Amount amount, ReadAmount(absl::StrCat(field, ".tx_amt"), tx_amt));
+  if (details.tx_amount.present) {
+    ASSIGN_OR_RETURN(const Amount amount,
+                     ReadAmount(absl::StrCat(field, ".tx_amt"), details.tx_amount));
     tx.amount_cents = amount.cents;
     tx.currency = amount.currency;
     raw.explicit_amount = true;
   }
-  const xmlNode* refs = Child(tx_dtls, "Refs");
-  tx.end_to_end_id = Text(Child(refs, "EndToEndId"));
-  tx.account_servicer_reference = Text(Child(refs, "AcctSvcrRef"));
-  const xmlNode* remittance = Child(tx_dtls, "RmtInf");
-  for (const xmlNode* line : Children(remittance, "Ustrd")) {
-    tx.unstructured.push_back(Text(line));
-  }
-  for (const xmlNode* strd : Children(remittance, "Strd")) {
-    const xmlNode* ref = Descendant(strd, {"CdtrRefInf", "Ref"});
-    if (ref == nullptr) {
-      continue;
-    }
-    std::string reference = RemoveWhitespace(Text(ref));
+  tx.end_to_end_id = std::move(details.end_to_end_id);
+  tx.account_servicer_reference = std::move(details.account_servicer_reference);
+  tx.unstructured = std::move(details.unstructured);
+  for (std::string& text : details.references) {
+    std::string reference = RemoveWhitespace(text);
     if (tx.reference.empty()) {
       tx.reference = std::move(reference);
     } else {
       tx.other_references.push_back(std::move(reference));
     }
   }
-  tx.debtor_name = Text(Descendant(tx_dtls, {"RltdPties", "Dbtr", "Nm"}));
+  tx.debtor_name = std::move(details.debtor_name);
   return raw;
 }
 
@@ -492,6 +363,7 @@ void SettleTransactions(Camt054Entry& entry, std::vector<RawTransaction>& raws) 
                                          " cents but the entry is ", *entry.amount_cents,
                                          " cents"));
   }
+  entry.transactions.reserve(raws.size());
   for (RawTransaction& raw : raws) {
     Camt054Transaction& tx = raw.tx;
     std::vector<std::string> reasons = entry_reasons;
@@ -513,34 +385,29 @@ void SettleTransactions(Camt054Entry& entry, std::vector<RawTransaction>& raws) 
   }
 }
 
-absl::StatusOr<Camt054Entry> ReadEntry(absl::string_view field, const xmlNode* ntry) {
+// The entry, checked; INVALID_ARGUMENT naming the field ("ntfctn[0].ntry[3].amt: ...").
+absl::StatusOr<Camt054Entry> ConvertEntry(RawEntry& raw) {
+  const std::string field = absl::StrCat("ntfctn[", raw.notification, "].ntry[", raw.index, "]");
   Camt054Entry entry;
-  ASSIGN_OR_RETURN(const Amount amount,
-                   ReadAmount(absl::StrCat(field, ".amt"), Child(ntry, "Amt")));
+  ASSIGN_OR_RETURN(const Amount amount, ReadAmount(absl::StrCat(field, ".amt"), raw.amount));
   entry.amount_cents = amount.cents;
   entry.currency = amount.currency;
-  entry.credit_debit =
-      Text(Child(ntry, "CdtDbtInd")) == "DBIT" ? CreditDebit::kDebit : CreditDebit::kCredit;
-  const std::string reversal = Text(Child(ntry, "RvslInd"));
-  entry.reversal = reversal == "true" || reversal == "1";
-  const std::string status = Text(Child(ntry, "Sts"));
-  entry.status = status == "BOOK"   ? EntryStatus::kBooked
-                 : status == "PDNG" ? EntryStatus::kPending
-                                    : EntryStatus::kInformation;
+  entry.credit_debit = raw.credit_debit == "DBIT" ? CreditDebit::kDebit : CreditDebit::kCredit;
+  entry.reversal = raw.reversal == "true" || raw.reversal == "1";
+  entry.status = raw.status == "BOOK"   ? EntryStatus::kBooked
+                 : raw.status == "PDNG" ? EntryStatus::kPending
+                                        : EntryStatus::kInformation;
   ASSIGN_OR_RETURN(entry.booking_date,
-                   ReadDate(absl::StrCat(field, ".bookg_dt"), Child(ntry, "BookgDt")));
-  ASSIGN_OR_RETURN(entry.value_date,
-                   ReadDate(absl::StrCat(field, ".val_dt"), Child(ntry, "ValDt")));
-  entry.account_servicer_reference = Text(Child(ntry, "AcctSvcrRef"));
+                   ReadDate(absl::StrCat(field, ".bookg_dt"), raw.booking_date));
+  ASSIGN_OR_RETURN(entry.value_date, ReadDate(absl::StrCat(field, ".val_dt"), raw.value_date));
+  entry.account_servicer_reference = std::move(raw.account_servicer_reference);
 
   std::vector<RawTransaction> raws;
-  for (const xmlNode* details : Children(ntry, "NtryDtls")) {
-    for (const xmlNode* tx_dtls : Children(details, "TxDtls")) {
-      ASSIGN_OR_RETURN(
-          RawTransaction raw,
-          ReadTransaction(absl::StrCat(field, ".tx_dtls[", raws.size(), "]"), tx_dtls));
-      raws.push_back(std::move(raw));
-    }
+  raws.reserve(raw.details.size());
+  for (RawTxDetails& details : raw.details) {
+    ASSIGN_OR_RETURN(RawTransaction tx,
+                     ReadTransaction(absl::StrCat(field, ".tx_dtls[", raws.size(), "]"), details));
+    raws.push_back(std::move(tx));
   }
   if (raws.empty()) {
     raws.emplace_back();
@@ -549,28 +416,13 @@ absl::StatusOr<Camt054Entry> ReadEntry(absl::string_view field, const xmlNode* n
   return entry;
 }
 
-absl::StatusOr<Camt054Notification> ReadNotification(absl::string_view field,
-                                                     const xmlNode* ntfctn) {
-  Camt054Notification notification;
-  notification.id = Text(Child(ntfctn, "Id"));
-  notification.creation_date_time = Text(Child(ntfctn, "CreDtTm"));
-  const xmlNode* account_id = Descendant(ntfctn, {"Acct", "Id"});
-  notification.account_iban = Text(Child(account_id, "IBAN"));
-  notification.account_other_id = Text(Descendant(account_id, {"Othr", "Id"}));
-  const std::vector<const xmlNode*> entries = Children(ntfctn, "Ntry");
-  notification.entries.reserve(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    ASSIGN_OR_RETURN(Camt054Entry entry,
-                     ReadEntry(absl::StrCat(field, ".ntry[", i, "]"), entries[i]));
-    notification.entries.push_back(std::move(entry));
-  }
-  return notification;
-}
-
 // --- Transaction keys ---------------------------------------------------------------------------
 
 // '%' and '|' escaped, so that the parts of a key can never run into each other.
 std::string KeyPart(absl::string_view text) {
+  if (text.find_first_of("%|") == absl::string_view::npos) {
+    return std::string(text);
+  }
   return absl::StrReplaceAll(text, {{"%", "%25"}, {"|", "%7C"}});
 }
 
@@ -579,47 +431,523 @@ std::string AccountOf(const Camt054Notification& notification) {
                                                    : notification.account_iban);
 }
 
-void AssignTransactionKeys(Camt054File& file) {
-  // How often each bank reference occurs in the file, per account.
+// What a transaction's key is made of (see the header comment).
+struct KeyInputs {
+  uint32_t notification = 0;
+  uint32_t entry = 0;
+  uint32_t tx = 0;
+  std::string tx_ref_key;     // "<account>|T:<ref>", empty without a reference
+  std::string entry_ref_key;  // "<account>|E:<ref>", empty without a reference
+};
+
+// How often each bank reference occurs, per account.
+struct ReferenceCounts {
   absl::flat_hash_map<std::string, int> tx_refs;
   absl::flat_hash_map<std::string, int> entry_refs;
-  for (const Camt054Notification& notification : file.notifications) {
-    const std::string account = AccountOf(notification);
-    for (const Camt054Entry& entry : notification.entries) {
-      if (!entry.account_servicer_reference.empty()) {
-        ++entry_refs[absl::StrCat(account, "|E:", KeyPart(entry.account_servicer_reference))];
-      }
-      for (const Camt054Transaction& tx : entry.transactions) {
-        if (!tx.account_servicer_reference.empty()) {
-          ++tx_refs[absl::StrCat(account, "|T:", KeyPart(tx.account_servicer_reference))];
-        }
-      }
+};
+
+std::string KeyOf(const KeyInputs& in, const std::string& account,
+                  const std::string& notification_id, const ReferenceCounts& counts) {
+  if (!in.tx_ref_key.empty() && counts.tx_refs.at(in.tx_ref_key) == 1) {
+    return in.tx_ref_key;
+  }
+  if (!in.entry_ref_key.empty() && counts.entry_refs.at(in.entry_ref_key) == 1) {
+    return absl::StrCat(in.entry_ref_key, "|", in.tx);
+  }
+  return absl::StrCat(account, "|N:", KeyPart(notification_id), "|", in.entry, "|", in.tx);
+}
+
+// --- The SAX reader -----------------------------------------------------------------------------
+
+// Name tests on the element path (local names, from the document root).
+bool Is(const std::vector<absl::string_view>& path, size_t depth, absl::string_view name) {
+  return path.size() > depth && path[depth] == name;
+}
+
+}  // namespace
+
+// Everything one document's reading needs. The SAX callbacks get it as their user data; the
+// schema validator is plugged in between (xmlSchemaSAXPlug), so each element reaches the validator
+// right after these callbacks.
+struct Camt054Reader::Impl {
+  explicit Impl(size_t max_bytes) : limit(std::min<size_t>(max_bytes, INT_MAX)) {}
+  ~Impl() {
+    if (plug != nullptr) {
+      xmlSchemaSAXUnplug(plug);
+    }
+    if (parser != nullptr) {
+      xmlFreeParserCtxt(parser);
+    }
+    if (validator != nullptr) {
+      xmlSchemaFreeValidCtxt(validator);
     }
   }
-  for (Camt054Notification& notification : file.notifications) {
-    const std::string account = AccountOf(notification);
-    for (size_t e = 0; e < notification.entries.size(); ++e) {
-      Camt054Entry& entry = notification.entries[e];
-      const std::string entry_key =
-          absl::StrCat(account, "|E:", KeyPart(entry.account_servicer_reference));
-      const bool entry_unique =
-          !entry.account_servicer_reference.empty() && entry_refs[entry_key] == 1;
-      for (size_t t = 0; t < entry.transactions.size(); ++t) {
-        Camt054Transaction& tx = entry.transactions[t];
-        const std::string tx_key =
-            absl::StrCat(account, "|T:", KeyPart(tx.account_servicer_reference));
-        if (!tx.account_servicer_reference.empty() && tx_refs[tx_key] == 1) {
-          tx.transaction_key = tx_key;
-        } else if (entry_unique) {
-          tx.transaction_key = absl::StrCat(entry_key, "|", t);
-        } else {
-          tx.transaction_key =
-              absl::StrCat(account, "|N:", KeyPart(notification.id), "|", e, "|", t);
-        }
+
+  absl::Status Start();
+  absl::Status Feed(absl::string_view bytes, bool last);
+  void ReadEndedEntries();
+  absl::Status Result() const;
+
+  // SAX callbacks.
+  void StartElement(const xmlChar* name, const xmlChar* uri, int attribute_count,
+                    const xmlChar** attributes);
+  void EndElement();
+  void Characters(const xmlChar* text, int length) {
+    if (capture) {
+      this->text.append(reinterpret_cast<const char*>(text), static_cast<size_t>(length));
+    }
+  }
+
+  const size_t limit;
+  size_t bytes = 0;
+  bool started = false;
+  bool finished = false;
+  xmlParserCtxtPtr parser = nullptr;
+  xmlSchemaValidCtxtPtr validator = nullptr;
+  xmlSchemaSAXPlugPtr plug = nullptr;
+  absl::Status fatal;  // over the limit, DOCTYPE, out of memory: refused at once
+
+  // Errors in the order ParseCamt054 gives them precedence.
+  bool doctype = false;
+  FirstError parse_error;
+  std::string namespace_error;
+  FirstError schema_error;
+  absl::Status content_error;  // the first entry that cannot be represented
+
+  // The element path (local names; the parser's dictionary owns the text).
+  std::vector<absl::string_view> path;
+  bool capture = false;
+  std::string text;
+
+  std::string message_id;
+  std::string creation_date_time;
+  bool has_message_id = false;
+  bool has_creation_date_time = false;
+  std::vector<Camt054Notification> notifications;  // without entries
+  std::vector<bool> notification_fields;           // per notification: id, cre, iban, other
+  std::vector<size_t> entry_counts;                // per notification
+  std::vector<std::string> accounts;               // per notification, as in keys
+  RawEntry entry;
+  std::deque<RawEntry> ended;
+  std::vector<EntryRead> ready;
+
+  ReferenceCounts counts;
+  bool any_repeat = false;
+  std::vector<KeyInputs> keys;
+};
+
+namespace {
+
+Camt054Reader::Impl* ImplOf(void* ctx) { return static_cast<Camt054Reader::Impl*>(ctx); }
+
+// The reader feeding a parser on this thread. Parser errors reach their handler with the parser's
+// user data, which the schema plug replaces: they find the reader here.
+thread_local Camt054Reader::Impl* feeding = nullptr;
+
+void OnStartElement(void* ctx, const xmlChar* name, const xmlChar*, const xmlChar* uri, int,
+                    const xmlChar**, int attribute_count, int, const xmlChar** attributes) {
+  ImplOf(ctx)->StartElement(name, uri, attribute_count, attributes);
+}
+
+void OnEndElement(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) {
+  ImplOf(ctx)->EndElement();
+}
+
+void OnCharacters(void* ctx, const xmlChar* text, int length) {
+  ImplOf(ctx)->Characters(text, length);
+}
+
+// A DOCTYPE stops the parser before its internal subset is read: no entity is ever declared,
+// so none can expand, and no external subset is ever fetched.
+// (The reader is found through `feeding`: the schema plug may hand these callbacks its own user
+// data.)
+void OnDoctype(void*, const xmlChar*, const xmlChar*, const xmlChar*) {
+  if (feeding != nullptr) {
+    feeding->doctype = true;
+    xmlStopParser(feeding->parser);
+  }
+}
+
+void OnParserError(void*, xmlErrorPtr error) {
+  if (feeding != nullptr) {
+    RecordError(feeding->parse_error, error);
+  }
+}
+
+// The validator's idea of where it is: the parser's current line.
+int ValidatorLocation(void* ctx, const char** file, unsigned long* line) {
+  auto* parser = static_cast<xmlParserCtxtPtr>(ctx);
+  *file = nullptr;
+  *line = parser->input == nullptr ? 0 : static_cast<unsigned long>(parser->input->line);
+  return 0;
+}
+
+}  // namespace
+
+absl::Status Camt054Reader::Impl::Start() {
+  started = true;
+  const CompiledSchema& compiled = Camt054Schema();
+  if (compiled.schema == nullptr) {
+    return absl::InternalError(compiled.error);
+  }
+  xmlSAXHandler sax;
+  memset(&sax, 0, sizeof(sax));
+  sax.initialized = XML_SAX2_MAGIC;
+  sax.startElementNs = OnStartElement;
+  sax.endElementNs = OnEndElement;
+  sax.characters = OnCharacters;
+  sax.cdataBlock = OnCharacters;
+  sax.internalSubset = OnDoctype;
+  sax.externalSubset = OnDoctype;
+  sax.serror = OnParserError;
+  parser = xmlCreatePushParserCtxt(&sax, this, nullptr, 0, nullptr);
+  validator = xmlSchemaNewValidCtxt(compiled.schema);
+  if (parser == nullptr || validator == nullptr) {
+    return absl::ResourceExhaustedError("camt.054: out of memory creating the XML parser");
+  }
+  // No XML_PARSE_NOENT (entity substitution), XML_PARSE_DTDLOAD, XML_PARSE_DTDATTR or
+  // XML_PARSE_XINCLUDE.
+  xmlCtxtUseOptions(parser,
+                    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES);
+  xmlSchemaSetValidStructuredErrors(validator, CollectError, &schema_error);
+  plug = xmlSchemaSAXPlug(validator, &parser->sax, &parser->userData);
+  if (plug == nullptr) {
+    return absl::InternalError("camt.054: the schema validator does not plug into the parser");
+  }
+  parser->sax->serror = OnParserError;
+  xmlSchemaValidateSetLocator(validator, ValidatorLocation, parser);
+  return absl::OkStatus();
+}
+
+void Camt054Reader::Impl::StartElement(const xmlChar* name, const xmlChar* uri, int attribute_count,
+                                       const xmlChar** attributes) {
+  const absl::string_view local = View(name);
+  if (path.empty() && namespace_error.empty() && View(uri) != kCamt054Namespace) {
+    // Both from the document: cut short, so that a hostile file cannot flood a log.
+    namespace_error = absl::StrCat("camt.054: not a camt.054.001.02 document: the root element ",
+                                   absl::CEscape(local.substr(0, 64)), " is in namespace \"",
+                                   absl::CEscape(View(uri).substr(0, 128)), "\", expected \"",
+                                   kCamt054Namespace, "\"");
+  }
+  path.push_back(local);
+  text.clear();
+  const size_t depth = path.size() - 1;
+  capture = false;
+  if (depth < 2 || !Is(path, 1, "BkToCstmrDbtCdtNtfctn")) {
+    return;
+  }
+  if (Is(path, 2, "GrpHdr")) {
+    capture = depth == 3;
+    return;
+  }
+  if (!Is(path, 2, "Ntfctn")) {
+    return;
+  }
+  if (depth == 2) {
+    notifications.emplace_back();
+    notification_fields.push_back(false);
+    entry_counts.push_back(0);
+    accounts.emplace_back();
+    return;
+  }
+  if (!Is(path, 3, "Ntry")) {
+    // Id, CreDtTm, Acct/Id/IBAN, Acct/Id/Othr/Id.
+    capture = depth == 3 || depth == 5 || depth == 6;
+    return;
+  }
+  if (depth == 3) {
+    entry = RawEntry();
+    entry.notification = notifications.size() - 1;
+    entry.index = entry_counts.back()++;
+    return;
+  }
+  // Inside the entry: depth 4 its own fields, 5 the dates' Dt/DtTm, 6.. the TxDtls.
+  RawAmount* amount = nullptr;
+  if (depth == 4) {
+    capture = true;
+    if (local == "Amt" && !entry.amount.present) {
+      amount = &entry.amount;
+    }
+  } else if (depth == 5) {
+    capture = Is(path, 4, "BookgDt") || Is(path, 4, "ValDt");
+    if (local == "TxDtls" && Is(path, 4, "NtryDtls")) {
+      entry.details.emplace_back();
+    }
+  } else if (Is(path, 4, "NtryDtls") && Is(path, 5, "TxDtls") && !entry.details.empty()) {
+    RawTxDetails& details = entry.details.back();
+    capture = true;
+    if (depth == 8 && local == "Amt" && Is(path, 6, "AmtDtls") && Is(path, 7, "TxAmt") &&
+        !details.tx_amount.present) {
+      amount = &details.tx_amount;
+    }
+  }
+  if (amount != nullptr) {
+    for (int i = 0; i < attribute_count; ++i) {
+      const xmlChar** attribute = attributes + 5 * i;
+      if (View(attribute[0]) == "Ccy") {
+        amount->currency = std::string(
+            TrimXmlSpace(absl::string_view(reinterpret_cast<const char*>(attribute[3]),
+                                           static_cast<size_t>(attribute[4] - attribute[3]))));
+        break;
       }
     }
   }
 }
+
+void Camt054Reader::Impl::EndElement() {
+  if (path.empty()) {
+    return;
+  }
+  const size_t depth = path.size() - 1;
+  const absl::string_view local = path.back();
+  const auto take = [&](bool& has, std::string& out) {
+    if (!has) {
+      has = true;
+      out = std::string(TrimXmlSpace(text));
+    }
+  };
+  if (depth >= 3 && Is(path, 1, "BkToCstmrDbtCdtNtfctn")) {
+    if (Is(path, 2, "GrpHdr")) {
+      if (depth == 3 && local == "MsgId") {
+        take(has_message_id, message_id);
+      } else if (depth == 3 && local == "CreDtTm") {
+        take(has_creation_date_time, creation_date_time);
+      }
+    } else if (Is(path, 2, "Ntfctn") && !notifications.empty()) {
+      Camt054Notification& n = notifications.back();
+      if (depth == 3 && local == "Id" && n.id.empty()) {
+        n.id = std::string(TrimXmlSpace(text));
+      } else if (depth == 3 && local == "CreDtTm" && n.creation_date_time.empty()) {
+        n.creation_date_time = std::string(TrimXmlSpace(text));
+      } else if (depth == 5 && local == "IBAN" && Is(path, 3, "Acct") && Is(path, 4, "Id") &&
+                 n.account_iban.empty()) {
+        n.account_iban = std::string(TrimXmlSpace(text));
+      } else if (depth == 6 && local == "Id" && Is(path, 3, "Acct") && Is(path, 4, "Id") &&
+                 Is(path, 5, "Othr") && n.account_other_id.empty()) {
+        n.account_other_id = std::string(TrimXmlSpace(text));
+      } else if (depth == 3 && local == "Ntry") {
+        ended.push_back(std::move(entry));
+        entry = RawEntry();
+      } else if (depth >= 4 && Is(path, 3, "Ntry")) {
+        if (depth == 4) {
+          if (local == "Amt") {
+            if (!entry.amount.present) {
+              entry.amount.present = true;
+              entry.amount.text = std::string(TrimXmlSpace(text));
+            }
+          } else if (local == "CdtDbtInd") {
+            take(entry.has_credit_debit, entry.credit_debit);
+          } else if (local == "RvslInd") {
+            take(entry.has_reversal, entry.reversal);
+          } else if (local == "Sts") {
+            take(entry.has_status, entry.status);
+          } else if (local == "AcctSvcrRef") {
+            take(entry.has_account_servicer_reference, entry.account_servicer_reference);
+          } else if (local == "BookgDt") {
+            entry.booking_date.present = true;
+          } else if (local == "ValDt") {
+            entry.value_date.present = true;
+          }
+        } else if (depth == 5 && (Is(path, 4, "BookgDt") || Is(path, 4, "ValDt"))) {
+          RawDate& date = Is(path, 4, "BookgDt") ? entry.booking_date : entry.value_date;
+          if (local == "Dt") {
+            take(date.has_date, date.date);
+          } else if (local == "DtTm") {
+            take(date.has_date_time, date.date_time);
+          }
+        } else if (depth >= 7 && Is(path, 4, "NtryDtls") && Is(path, 5, "TxDtls") &&
+                   !entry.details.empty()) {
+          RawTxDetails& details = entry.details.back();
+          if (depth == 7 && Is(path, 6, "Refs")) {
+            if (local == "EndToEndId") {
+              take(details.has_end_to_end_id, details.end_to_end_id);
+            } else if (local == "AcctSvcrRef") {
+              take(details.has_account_servicer_reference, details.account_servicer_reference);
+            }
+          } else if (depth == 8 && local == "Amt" && Is(path, 6, "AmtDtls") &&
+                     Is(path, 7, "TxAmt")) {
+            if (!details.tx_amount.present) {
+              details.tx_amount.present = true;
+              details.tx_amount.text = std::string(TrimXmlSpace(text));
+            }
+          } else if (depth == 7 && local == "Ustrd" && Is(path, 6, "RmtInf")) {
+            details.unstructured.emplace_back(TrimXmlSpace(text));
+          } else if (depth == 9 && local == "Ref" && Is(path, 6, "RmtInf") && Is(path, 7, "Strd") &&
+                     Is(path, 8, "CdtrRefInf")) {
+            // One reference a Strd (the schema allows no more).
+            details.references.emplace_back(TrimXmlSpace(text));
+          } else if (depth == 8 && local == "Nm" && Is(path, 6, "RltdPties") &&
+                     Is(path, 7, "Dbtr")) {
+            take(details.has_debtor_name, details.debtor_name);
+          }
+        }
+      }
+    }
+  }
+  path.pop_back();
+  capture = false;
+}
+
+// Turns the entries that ended, and which the validator has seen whole, into Camt054Entry, with
+// their transactions' keys as far as the file is known.
+void Camt054Reader::Impl::ReadEndedEntries() {
+  if (doctype || parse_error.set || !namespace_error.empty() || schema_error.set ||
+      !content_error.ok()) {
+    ended.clear();
+    return;
+  }
+  while (!ended.empty()) {
+    RawEntry raw = std::move(ended.front());
+    ended.pop_front();
+    absl::StatusOr<Camt054Entry> read = ConvertEntry(raw);
+    if (!read.ok()) {
+      content_error = read.status();
+      ended.clear();
+      return;
+    }
+    Camt054Entry& e = *read;
+    // The account precedes the entries.
+    if (accounts[raw.notification].empty()) {
+      accounts[raw.notification] = AccountOf(notifications[raw.notification]);
+    }
+    KeyInputs in;
+    in.notification = static_cast<uint32_t>(raw.notification);
+    in.entry = static_cast<uint32_t>(raw.index);
+    if (!e.account_servicer_reference.empty()) {
+      in.entry_ref_key =
+          absl::StrCat(accounts[raw.notification], "|E:", KeyPart(e.account_servicer_reference));
+      any_repeat = ++counts.entry_refs[in.entry_ref_key] > 1 || any_repeat;
+    }
+    for (size_t t = 0; t < e.transactions.size(); ++t) {
+      Camt054Transaction& tx = e.transactions[t];
+      KeyInputs tx_in = in;
+      tx_in.tx = static_cast<uint32_t>(t);
+      if (!tx.account_servicer_reference.empty()) {
+        tx_in.tx_ref_key =
+            absl::StrCat(accounts[raw.notification], "|T:", KeyPart(tx.account_servicer_reference));
+        any_repeat = ++counts.tx_refs[tx_in.tx_ref_key] > 1 || any_repeat;
+      }
+      tx.transaction_key =
+          KeyOf(tx_in, accounts[raw.notification], notifications[raw.notification].id, counts);
+      keys.push_back(std::move(tx_in));
+    }
+    ready.push_back({raw.notification, std::move(e)});
+  }
+}
+
+absl::Status Camt054Reader::Impl::Feed(absl::string_view data, bool last) {
+  if (!fatal.ok()) {
+    return fatal;
+  }
+  if (!started) {
+    if (absl::Status status = Start(); !status.ok()) {
+      fatal = status;
+      return fatal;
+    }
+  }
+  feeding = this;
+  // xmlParseChunk takes an int: large input goes in pieces.
+  constexpr size_t kPiece = size_t{1} << 20;
+  do {
+    const size_t n = std::min(kPiece, data.size());
+    xmlParseChunk(parser, data.data(), static_cast<int>(n), last && n == data.size() ? 1 : 0);
+    data.remove_prefix(n);
+  } while (!data.empty() && !doctype);
+  feeding = nullptr;
+  if (doctype) {
+    fatal = absl::InvalidArgumentError(absl::StrCat("camt.054: ", kDoctypeRefused));
+    return fatal;
+  }
+  ReadEndedEntries();
+  return absl::OkStatus();
+}
+
+absl::Status Camt054Reader::Impl::Result() const {
+  if (!parser->wellFormed) {
+    // An encoding error quotes the offending bytes ("... Bytes: 0xC3 0x28 0x41 0x42"), which may
+    // be part of a name: they are left out.
+    std::string message = parse_error.set ? parse_error.message : "no document";
+    message = message.substr(0, message.find(", Bytes:"));
+    message = message.substr(0, message.find("\nBytes:"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("camt.054: not well-formed XML at line ", parse_error.line, ": ", message));
+  }
+  if (!namespace_error.empty()) {
+    return absl::InvalidArgumentError(namespace_error);
+  }
+  if (schema_error.set) {
+    return absl::InvalidArgumentError(absl::StrCat("camt.054: schema violation at line ",
+                                                   schema_error.line, ": ",
+                                                   MaskQuotedValues(schema_error.message)));
+  }
+  return content_error;
+}
+
+Camt054Reader::Camt054Reader(size_t max_bytes) : impl_(std::make_unique<Impl>(max_bytes)) {}
+
+Camt054Reader::~Camt054Reader() = default;
+
+absl::Status Camt054Reader::Feed(absl::string_view bytes) {
+  if (impl_->finished) {
+    return absl::FailedPreconditionError("camt.054: the input has ended");
+  }
+  if (!impl_->fatal.ok() || bytes.empty()) {
+    return impl_->fatal;
+  }
+  impl_->bytes += bytes.size();
+  if (impl_->bytes > impl_->limit) {
+    impl_->fatal = absl::InvalidArgumentError(absl::StrCat(
+        "camt.054: the input has ", impl_->bytes, " bytes, more than the limit of ", impl_->limit));
+    return impl_->fatal;
+  }
+  return impl_->Feed(bytes, false);
+}
+
+absl::Status Camt054Reader::Finish() {
+  if (impl_->finished) {
+    return absl::FailedPreconditionError("camt.054: the input has ended");
+  }
+  impl_->finished = true;
+  if (!impl_->fatal.ok()) {
+    return impl_->fatal;
+  }
+  if (impl_->bytes == 0) {
+    impl_->fatal = absl::InvalidArgumentError("camt.054: the input is empty");
+    return impl_->fatal;
+  }
+  RETURN_IF_ERROR(impl_->Feed("", true));
+  impl_->fatal = impl_->Result();
+  return impl_->fatal;
+}
+
+const std::string& Camt054Reader::message_id() const { return impl_->message_id; }
+
+const std::string& Camt054Reader::creation_date_time() const { return impl_->creation_date_time; }
+
+const std::vector<Camt054Notification>& Camt054Reader::notifications() const {
+  return impl_->notifications;
+}
+
+std::vector<Camt054Reader::EntryRead> Camt054Reader::TakeEntries() {
+  std::vector<EntryRead> out;
+  out.swap(impl_->ready);
+  return out;
+}
+
+std::optional<std::vector<std::string>> Camt054Reader::FinalKeys() const {
+  if (!impl_->any_repeat) {
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  out.reserve(impl_->keys.size());
+  for (const KeyInputs& in : impl_->keys) {
+    out.push_back(KeyOf(in, impl_->accounts[in.notification],
+                        impl_->notifications[in.notification].id, impl_->counts));
+  }
+  return out;
+}
+
+namespace {
 
 // --- Writing ------------------------------------------------------------------------------------
 
@@ -989,26 +1317,26 @@ absl::StatusOr<Camt054File> ParseCamt054(absl::string_view xml, size_t max_bytes
     return absl::InvalidArgumentError(absl::StrCat("camt.054: the input has ", xml.size(),
                                                    " bytes, more than the limit of ", limit));
   }
-  // Loads the schema (and initialises libxml2) before the first parse.
-  if (Camt054Schema().schema == nullptr) {
-    return absl::InternalError(Camt054Schema().error);
-  }
-  ASSIGN_OR_RETURN(DocPtr doc, ParseXml(xml));
-  RETURN_IF_ERROR(CheckRootNamespace(doc.get()));
-  RETURN_IF_ERROR(ValidateAgainstSchema(doc.get()));
-
-  const xmlNode* message = Child(xmlDocGetRootElement(doc.get()), "BkToCstmrDbtCdtNtfctn");
-  const xmlNode* header = Child(message, "GrpHdr");
+  Camt054Reader reader(max_bytes);
+  RETURN_IF_ERROR(reader.Feed(xml));
+  RETURN_IF_ERROR(reader.Finish());
   Camt054File file;
-  file.message_id = Text(Child(header, "MsgId"));
-  file.creation_date_time = Text(Child(header, "CreDtTm"));
-  const std::vector<const xmlNode*> notifications = Children(message, "Ntfctn");
-  for (size_t i = 0; i < notifications.size(); ++i) {
-    ASSIGN_OR_RETURN(Camt054Notification notification,
-                     ReadNotification(absl::StrCat("ntfctn[", i, "]"), notifications[i]));
-    file.notifications.push_back(std::move(notification));
+  file.message_id = reader.message_id();
+  file.creation_date_time = reader.creation_date_time();
+  file.notifications = reader.notifications();
+  for (Camt054Reader::EntryRead& read : reader.TakeEntries()) {
+    file.notifications[read.notification].entries.push_back(std::move(read.entry));
   }
-  AssignTransactionKeys(file);
+  if (std::optional<std::vector<std::string>> keys = reader.FinalKeys(); keys.has_value()) {
+    size_t next = 0;
+    for (Camt054Notification& notification : file.notifications) {
+      for (Camt054Entry& entry : notification.entries) {
+        for (Camt054Transaction& tx : entry.transactions) {
+          tx.transaction_key = std::move((*keys)[next++]);
+        }
+      }
+    }
+  }
   return file;
 }
 

@@ -16,13 +16,15 @@
 //
 // Reading outside input. A bank file is untrusted, so ParseCamt054:
 //  - refuses input over kCamt054MaxBytes (256 MiB) and empty input;
-//  - parses with libxml2 from memory without network access (XML_PARSE_NONET), without entity
-//    substitution and without loading any DTD; a document with a DOCTYPE is refused as soon as
-//    the parser reaches it, so entity tricks (billion laughs, external entities) never expand;
+//  - parses with libxml2's push parser (SAX, no tree: memory does not grow with the file) without
+//    network access (XML_PARSE_NONET), without entity substitution and without loading any DTD;
+//    a document with a DOCTYPE is refused as soon as the parser reaches it, so entity tricks
+//    (billion laughs, external entities) never expand;
 //  - validates the document against the camt.054.001.02 schema compiled into the binary (parsed
-//    once, on first use); a violation is INVALID_ARGUMENT with the line and libxml2's message,
-//    in which values quoted from the document are masked ('…'), since they may be personal data
-//    such as a payer's name;
+//    once, on first use) as it parses (xmlSchemaSAXPlug); a violation is INVALID_ARGUMENT with
+//    the line where the validator met it (the end tag's for a missing child) and libxml2's
+//    message, in which values quoted from the document are masked ('…'), since they may be
+//    personal data such as a payer's name;
 //  - then extracts what payment matching needs, and refuses (INVALID_ARGUMENT naming the place,
 //    "ntfctn[0].ntry[3].amt: ...") what the schema lets through but money must not: an EUR
 //    amount with more than two decimals or beyond int64 cents, a date outside years 1000-9999.
@@ -66,14 +68,16 @@
 // debit, and each transaction its structured reference with type SCOR. The output-only fields
 // (transaction_key, importable, not_importable_reason) are ignored.
 //
-// All functions are thread-safe.
+// The functions are thread-safe; a Camt054Reader is used by one thread at a time.
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
@@ -155,6 +159,67 @@ struct Camt054File {
 // or date that cannot be represented; the message says what and where.
 absl::StatusOr<Camt054File> ParseCamt054(absl::string_view xml,
                                          size_t max_bytes = kCamt054MaxBytes);
+
+// The same reading as ParseCamt054 for a file that arrives in pieces: each piece is parsed and
+// validated as it is fed, and the entries are handed out as soon as they have ended and the
+// validator has seen them whole, so that the caller can work on them while the rest arrives and
+// memory stays bounded by what the caller keeps.
+//
+//   Camt054Reader reader;
+//   for (each chunk) {
+//     RETURN_IF_ERROR(reader.Feed(chunk));
+//     for (Camt054Reader::EntryRead& read : reader.TakeEntries()) Work(read.entry);
+//   }
+//   RETURN_IF_ERROR(reader.Finish());  // an error here: the whole file is refused
+//   for (Camt054Reader::EntryRead& read : reader.TakeEntries()) Work(read.entry);
+//   if (auto keys = reader.FinalKeys()) Rekey(*keys);
+//
+// The file is accepted only by an OK Finish(): whatever was handed out before belongs to a file
+// that may still turn out invalid (an error further on, a truncated end), and the caller must
+// then undo its work. Finish() gives the error ParseCamt054 would give for the same bytes (the
+// same precedence: a DOCTYPE, not well-formed XML, another namespace, a schema violation, then
+// an amount or date that cannot be represented, each the first of its kind); once any error has
+// been met, no more entries are handed out. Feed() fails at once only for input that is refused
+// outright: over `max_bytes`, or a DOCTYPE (the parser stops there).
+//
+// Transaction keys. A key depends on whether a bank reference is unique in the whole file. An
+// entry handed out before the end has the keys its transactions would have if the references
+// seen so far were all there are: final unless a reference repeats later. FinalKeys(), after an
+// OK Finish(), is nullopt when every key handed out is final (the usual case), and otherwise the
+// final key of every transaction handed out, in the order handed out.
+//
+// Not thread-safe; one reader per file. It may be fed from different threads in turn.
+class Camt054Reader {
+ public:
+  struct EntryRead {
+    // Index into notifications().
+    size_t notification = 0;
+    Camt054Entry entry;
+  };
+
+  explicit Camt054Reader(size_t max_bytes = kCamt054MaxBytes);
+  ~Camt054Reader();
+  Camt054Reader(const Camt054Reader&) = delete;
+  Camt054Reader& operator=(const Camt054Reader&) = delete;
+
+  absl::Status Feed(absl::string_view bytes);
+  absl::Status Finish();
+
+  // GrpHdr/MsgId and CreDtTm: they precede every entry, so they are known when the first entry
+  // is handed out.
+  const std::string& message_id() const;
+  const std::string& creation_date_time() const;
+  // The notifications begun so far, without their entries.
+  const std::vector<Camt054Notification>& notifications() const;
+  // The entries read since the last call, in document order.
+  std::vector<EntryRead> TakeEntries();
+  std::optional<std::vector<std::string>> FinalKeys() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 // A camt.054.001.02 document, UTF-8 with an XML declaration, valid against the schema.
 // INVALID_ARGUMENT naming the field ("notifications[0].entries[2].transactions[0].reference: ...")

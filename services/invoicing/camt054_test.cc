@@ -537,5 +537,78 @@ TEST_CASE("100 000 payments are written quickly") {
   CHECK(elapsed < std::chrono::seconds(5));
 }
 
+TEST_CASE("Camt054Reader fed in pieces reads what ParseCamt054 reads, entry by entry") {
+  const std::string xml = WriteCamt054(MakeFile(500)).value();
+  const Camt054File whole = ParseCamt054(xml).value();
+  for (size_t piece : {size_t{1}, size_t{7}, size_t{4096}}) {
+    INFO("pieces of " << piece);
+    Camt054Reader reader;
+    std::vector<Camt054Reader::EntryRead> entries;
+    size_t handed_out_before_end = 0;
+    for (size_t at = 0; at < xml.size(); at += piece) {
+      REQUIRE(reader.Feed(absl::string_view(xml).substr(at, piece)).ok());
+      for (Camt054Reader::EntryRead& read : reader.TakeEntries()) {
+        entries.push_back(std::move(read));
+      }
+      if (at + piece < xml.size()) handed_out_before_end = entries.size();
+    }
+    REQUIRE(reader.Finish().ok());
+    for (Camt054Reader::EntryRead& read : reader.TakeEntries()) entries.push_back(std::move(read));
+    // Most entries are handed out while the file is still arriving.
+    CHECK(handed_out_before_end > entries.size() / 2);
+    CHECK_FALSE(reader.FinalKeys().has_value());
+    CHECK(reader.message_id() == whole.message_id);
+    REQUIRE(entries.size() == whole.notifications[0].entries.size());
+    for (size_t e = 0; e < entries.size(); ++e) {
+      const Camt054Entry& want = whole.notifications[0].entries[e];
+      const Camt054Entry& got = entries[e].entry;
+      CHECK(entries[e].notification == 0);
+      CHECK(got.amount_cents == want.amount_cents);
+      CHECK(got.account_servicer_reference == want.account_servicer_reference);
+      REQUIRE(got.transactions.size() == want.transactions.size());
+      for (size_t t = 0; t < got.transactions.size(); ++t) {
+        CHECK(got.transactions[t].transaction_key == want.transactions[t].transaction_key);
+        CHECK(got.transactions[t].reference == want.transactions[t].reference);
+        CHECK(got.transactions[t].amount_cents == want.transactions[t].amount_cents);
+        CHECK(got.transactions[t].debtor_name == want.transactions[t].debtor_name);
+        CHECK(got.transactions[t].importable == want.transactions[t].importable);
+      }
+    }
+  }
+}
+
+TEST_CASE("Camt054Reader: a file that fails at its end, and keys that change at its end") {
+  const std::string xml = WriteCamt054(MakeFile(50)).value();
+  {
+    // Entries are handed out, then the end is missing: Finish refuses the file.
+    Camt054Reader reader;
+    REQUIRE(reader.Feed(xml.substr(0, xml.size() - 30)).ok());
+    CHECK_FALSE(reader.TakeEntries().empty());
+    const absl::Status end = reader.Finish();
+    CHECK(absl::StartsWith(end.message(), "camt.054: not well-formed XML at line "));
+  }
+  {
+    // The last transaction repeats the first one's bank reference: both keys change from the
+    // bank's reference to the entry's, and FinalKeys says so; ParseCamt054 gives the final ones.
+    const std::string repeated =
+        absl::StrReplaceAll(xml, {{"<AcctSvcrRef>ARCH-49<", "<AcctSvcrRef>ARCH-0<"}});
+    Camt054Reader reader;
+    REQUIRE(reader.Feed(repeated).ok());
+    REQUIRE(reader.Finish().ok());
+    std::vector<Camt054Reader::EntryRead> entries = reader.TakeEntries();
+    const std::string provisional = entries[0].entry.transactions[0].transaction_key;
+    CHECK(absl::StrContains(provisional, "|T:ARCH-0"));
+    const std::optional<std::vector<std::string>> keys = reader.FinalKeys();
+    REQUIRE(keys.has_value());
+    REQUIRE(keys->size() == 50);
+    CHECK(keys->front() != provisional);
+    CHECK(absl::StrContains(keys->front(), "|E:ENTRY-0|0"));
+    const Camt054File parsed = ParseCamt054(repeated).value();
+    CHECK(parsed.notifications[0].entries[0].transactions[0].transaction_key == keys->front());
+    CHECK(parsed.notifications[0].entries.back().transactions.back().transaction_key ==
+          keys->back());
+  }
+}
+
 }  // namespace
 }  // namespace tahe::invoicing

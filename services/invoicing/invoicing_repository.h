@@ -20,10 +20,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "libs/outbox/outbox.h"
@@ -140,6 +142,33 @@ class InvoicingRepository {
                                                const v1::GetBillingRunRequest& req);
 
   // --- payments ---
+  // One camt.054 import as its file arrives: Add each chunk, then Finish. Each chunk is parsed
+  // and validated as it is added (Camt054Reader); the payments of the entries read are matched
+  // and written in batches by a thread of the import's own, in one transaction that Finish
+  // commits with the ledger posting and the idempotency record. A file found invalid (at any
+  // point, also at its very end) writes nothing; so does an import destroyed before Finish.
+  // Idempotent by request id (the fingerprint is the file's SHA-256, as before) and by
+  // transaction: a transaction already imported, or imported by a concurrent import, is a
+  // duplicate. Not thread-safe: Add and Finish are called one at a time.
+  class PaymentImport {
+   public:
+    struct State;
+    explicit PaymentImport(std::unique_ptr<State> state);
+    ~PaymentImport();
+    PaymentImport(const PaymentImport&) = delete;
+    PaymentImport& operator=(const PaymentImport&) = delete;
+
+    // INVALID_ARGUMENT naming "chunk" beyond kMaxPaymentFileBytes; an error of the file that is
+    // known at once (a DOCTYPE) or of the database work so far.
+    absl::Status Add(absl::string_view chunk);
+    absl::StatusOr<v1::ImportPaymentsResponse> Finish();
+
+   private:
+    std::unique_ptr<State> state_;
+  };
+  absl::StatusOr<std::unique_ptr<PaymentImport>> StartPaymentImport(const CallContext& call,
+                                                                    const std::string& request_id);
+  // The whole file at once (StartPaymentImport, Add in chunks of 1 MiB, Finish).
   absl::StatusOr<v1::ImportPaymentsResponse> ImportPayments(const CallContext& call,
                                                             const std::string& request_id,
                                                             const std::string& file);

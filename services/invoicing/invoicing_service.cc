@@ -275,32 +275,38 @@ grpc::ServerReadReactor<v1::ImportDraftInvoicesRequest>* InvoicingService::Impor
 
 grpc::ServerReadReactor<v1::ImportPaymentsRequest>* InvoicingService::ImportPayments(
     grpc::CallbackServerContext* ctx, v1::ImportPaymentsResponse* resp) {
+  // Each chunk is parsed as it arrives, and its payments written by the import's own thread
+  // (InvoicingRepository::PaymentImport); the end commits. An import that fails or is left
+  // unfinished is rolled back when it is destroyed (at once on an error here).
   struct State {
     std::string request_id;
-    std::string file;
+    std::unique_ptr<InvoicingRepository::PaymentImport> import;
   };
   auto state = std::make_shared<State>();
   return server::HandleClientStream<v1::ImportPaymentsRequest>(
       ctx, env_, "ImportPayments", resp,
-      [state](const CallContext&, const v1::ImportPaymentsRequest& req) -> absl::Status {
-        if (state->request_id.empty()) {
-          RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
-          state->request_id = req.request_id();
-        } else if (!req.request_id().empty() && req.request_id() != state->request_id) {
-          return InvalidField("request_id", "must be the same in every chunk (or only the first)");
-        }
-        if (state->file.size() + req.chunk().size() > InvoicingRepository::kMaxPaymentFileBytes) {
-          return InvalidField("chunk",
-                              absl::StrCat("the file is larger than ",
-                                           InvoicingRepository::kMaxPaymentFileBytes, " bytes"));
-        }
-        state->file += req.chunk();
-        return absl::OkStatus();
+      [this, state](const CallContext& call, const v1::ImportPaymentsRequest& req) -> absl::Status {
+        absl::Status added = [&]() -> absl::Status {
+          if (state->request_id.empty()) {
+            RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+            ASSIGN_OR_RETURN(state->import,
+                             repository_->StartPaymentImport(call, req.request_id()));
+            state->request_id = req.request_id();
+          } else if (!req.request_id().empty() && req.request_id() != state->request_id) {
+            return InvalidField("request_id",
+                                "must be the same in every chunk (or only the first)");
+          }
+          return state->import->Add(req.chunk());
+        }();
+        if (!added.ok()) state->import.reset();
+        return added;
       },
-      [this, state](const CallContext& call, v1::ImportPaymentsResponse* out) -> absl::Status {
+      [this, state](const CallContext&, v1::ImportPaymentsResponse* out) -> absl::Status {
         if (state->request_id.empty()) return InvalidField("request_id", "required");
-        ASSIGN_OR_RETURN(*out, repository_->ImportPayments(call, state->request_id, state->file));
-        state->file.clear();
+        absl::StatusOr<v1::ImportPaymentsResponse> imported = state->import->Finish();
+        state->import.reset();
+        if (!imported.ok()) return imported.status();
+        *out = *std::move(imported);
         Posted();
         return absl::OkStatus();
       });

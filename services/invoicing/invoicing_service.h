@@ -17,7 +17,9 @@
 //    result and writes nothing). The response adds up the batches; at most kMaxListedRejections
 //    rejections are listed, then one with index -1 counts the rest.
 //  - ImportPayments (client streaming): the chunks of one camt.054 file (at most
-//    InvoicingRepository::kMaxPaymentFileBytes), imported when the client half-closes.
+//    InvoicingRepository::kMaxPaymentFileBytes), each parsed as it arrives and its payments
+//    written meanwhile by the import's own thread (InvoicingRepository::PaymentImport), committed
+//    when the client half-closes and the file has turned out valid.
 //  - WatchBillingRun (server streaming): the run as stored, with the progress of a RunBilling
 //    running in this process ("issued <done> of <total>"), every watch_poll_interval while it
 //    changes, until the run is DONE or FAILED.

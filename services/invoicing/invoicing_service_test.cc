@@ -24,6 +24,7 @@
 #include <memory>
 #include <pqxx/pqxx>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -262,15 +263,16 @@ struct Fixture {
   }
 
   grpc::Status ImportFile(const std::string& request_id, const std::string& file,
-                          v1::ImportPaymentsResponse* resp, const std::string& tenant = kTenant) {
+                          v1::ImportPaymentsResponse* resp, const std::string& tenant = kTenant,
+                          size_t chunk_bytes = 1000) {
     grpc::ClientContext ctx;
     Authorise(ctx, tenant);
     auto writer = invoicing->ImportPayments(&ctx, resp);
-    // Chunks of 1 000 bytes: the file is put together on the server.
-    for (size_t at = 0; at < file.size(); at += 1000) {
+    // Chunks of 1 000 bytes by default: the file is read on the server as it arrives.
+    for (size_t at = 0; at < file.size(); at += chunk_bytes) {
       v1::ImportPaymentsRequest chunk;
       if (at == 0) chunk.set_request_id(request_id);
-      chunk.set_chunk(file.substr(at, 1000));
+      chunk.set_chunk(file.substr(at, chunk_bytes));
       if (!writer->Write(chunk)) break;
     }
     writer->WritesDone();
@@ -553,6 +555,23 @@ TEST_CASE("invoicing: a camt.054 file imported twice gives one set of payments, 
   CHECK(f.Get("b").status() == v1::INVOICE_STATUS_PARTIALLY_PAID);
   CHECK(f.Get("b").open_cents() == 50000);
   CHECK(f.Get("c").status() == v1::INVOICE_STATUS_PAID);
+  // Listing: all three without a filter, by status, by customer.
+  v1::ListInvoicesRequest all;
+  CHECK(f.Ok(&InvoicingStub::ListInvoices, all).invoices_size() == 3);
+  v1::ListInvoicesRequest paid;
+  paid.add_statuses(v1::INVOICE_STATUS_PAID);
+  CHECK(f.Ok(&InvoicingStub::ListInvoices, paid).invoices_size() == 2);
+  v1::ListInvoicesRequest of_org;
+  of_org.set_customer_number("ORG-1");
+  v1::ListInvoicesResponse org_invoices = f.Ok(&InvoicingStub::ListInvoices, of_org);
+  REQUIRE(org_invoices.invoices_size() == 1);
+  CHECK(org_invoices.invoices(0).invoice_id() == "c");
+  v1::ListInvoicesRequest paged;
+  paged.set_page_size(2);
+  v1::ListInvoicesResponse page1 = f.Ok(&InvoicingStub::ListInvoices, paged);
+  CHECK(page1.invoices_size() == 2);
+  paged.set_page_token(page1.next_page_token());
+  CHECK(f.Ok(&InvoicingStub::ListInvoices, paged).invoices_size() == 1);
 
   // The same file again, under another request id: every transaction is a duplicate.
   v1::ImportPaymentsResponse second;
@@ -603,6 +622,71 @@ TEST_CASE("invoicing: a camt.054 file imported twice gives one set of payments, 
   CHECK(skipped.skipped() == skipped.transactions());
   CHECK(f.OwnerCount("SELECT count(*) FROM payments") == 4);
   CHECK(CounterSum(f.registry, "tahe_invoicing_payments_total") == 4 + 4);
+}
+
+TEST_CASE("invoicing: two concurrent imports of the same camt.054 file give one set of payments",
+          "[invoicing][pg]") {
+  Fixture f;
+  f.SetUpLedger();
+  f.SetUpInvoicing();
+  v1::Invoice a =
+      f.Issue(Fixture::Draft("a", "C-1", "2026-03-02", {{"PALVELU", 1000}}), "2026-03-10");
+  v1::Invoice b =
+      f.Issue(Fixture::Draft("b", "ORG-1", "2026-03-02", {{"PALVELU", 1000}}), "2026-03-10");
+  REQUIRE(f.relay->DeliverDue() == 2);
+  // a and b paid in full, then 5 000 payments of 1.00 to a reference that names no invoice, so
+  // that each import writes batches of payments while the file is still arriving.
+  std::vector<Camt054Transaction> credits = {Credit(100000, a.rf_reference(), "BANK-A"),
+                                             Credit(100000, b.reference(), "BANK-B")};
+  for (int i = 0; i < 5000; ++i) {
+    credits.push_back(Credit(100, "1232", absl::StrCat("BANK-U", i)));
+  }
+  const std::string file = PaymentFile("MSG-C", credits);
+
+  // The same file, cut short: payments were written while it arrived, and it is refused at its
+  // end. Nothing stays.
+  v1::ImportPaymentsResponse cut;
+  const grpc::Status refused =
+      f.ImportFile("import-cut", file.substr(0, file.size() - 40), &cut, kTenant, 64 << 10);
+  CHECK(refused.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(absl::StartsWith(refused.error_message(), "camt.054: not well-formed XML"));
+  CHECK(f.OwnerCount("SELECT count(*) FROM payments") == 0);
+  CHECK(f.OwnerCount("SELECT count(*) FROM outbox WHERE subject LIKE 'payments:%'") == 0);
+  CHECK(f.Get("a").status() == v1::INVOICE_STATUS_ISSUED);
+
+  // Two imports of the whole file at once, under different request ids: one writes the payments,
+  // the other finds every transaction a duplicate.
+  v1::ImportPaymentsResponse first, second;
+  grpc::Status first_status, second_status;
+  std::thread one(
+      [&] { first_status = f.ImportFile("import-c1", file, &first, kTenant, 64 << 10); });
+  std::thread two(
+      [&] { second_status = f.ImportFile("import-c2", file, &second, kTenant, 64 << 10); });
+  one.join();
+  two.join();
+  INFO(first_status.error_message() << " / " << second_status.error_message());
+  REQUIRE(first_status.ok());
+  REQUIRE(second_status.ok());
+  CHECK(first.transactions() == 5002);
+  CHECK(second.transactions() == 5002);
+  CHECK(first.duplicates() + second.duplicates() == 5002);
+  CHECK(first.matched() + second.matched() == 2);
+  CHECK(first.unmatched() + second.unmatched() == 5000);
+  CHECK(first.matched_cents() + second.matched_cents() == 200000);
+  CHECK(first.unmatched_cents() + second.unmatched_cents() == 500000);
+  CHECK(f.OwnerCount("SELECT count(*) FROM payments") == 5002);
+  CHECK(f.OwnerCount("SELECT count(*) FROM payment_allocations") == 2);
+  CHECK(f.OwnerCount("SELECT count(*) FROM outbox WHERE subject LIKE 'payments:%'") == 1);
+  CHECK(f.Get("a").status() == v1::INVOICE_STATUS_PAID);
+  CHECK(f.Get("b").status() == v1::INVOICE_STATUS_PAID);
+  CHECK(f.Get("b").open_cents() == 0);
+
+  // Posted once: bank +7 000.00, receivables −2 000.00, unallocated −5 000.00.
+  CHECK(f.relay->DeliverDue() == 1);
+  std::map<std::string, int64_t> balances = f.Balances();
+  CHECK(balances["1910"] == 700000);
+  CHECK(balances["1700"] == 0);
+  CHECK(balances["2900"] == -500000);
 }
 
 // --- 3. reminders --------------------------------------------------------------------------------

@@ -438,7 +438,7 @@ void SetUp(InvoicingServer& server) {
   REQUIRE(server.Run({"invoicing", "customers", "import", customers.path()}).code == kExitOk);
 }
 
-TEST_CASE("customers import upserts row by row with ids from the file; again changes nothing") {
+TEST_CASE("customers import upserts row by row with ids from the file, and again changes nothing") {
   InvoicingServer server;
   const std::string text =
       absl::StrCat(kCustomersHeader, Person("C-1", "Matti", kCode), Organisation("ORG-1"));
@@ -656,7 +656,7 @@ TEST_CASE("invoice issue --wait-posted gives up after --wait-timeout") {
                           "posting is still waiting after 300ms; the outbox keeps retrying"));
 }
 
-TEST_CASE("billing import streams batches, reports rejects by row; billing run shows progress") {
+TEST_CASE("billing import streams batches, reports rejects by row, billing run shows progress") {
   InvoicingServer server;
   SetUp(server);
   std::string text = "invoice_id,customer_number,delivery_date,product_code,quantity\n";
@@ -704,7 +704,7 @@ TEST_CASE("billing import streams batches, reports rejects by row; billing run s
   CHECK(absl::StrContains(rerun.err, "FAILED_PRECONDITION: RunBilling: billing_run_id"));
 }
 
-TEST_CASE("payments import streams 1 MiB chunks named by the file's SHA-256; again is a no-op") {
+TEST_CASE("payments import streams 1 MiB chunks named by the file's SHA-256, again is a no-op") {
   InvoicingServer server;
   SetUp(server);
   REQUIRE(server
@@ -822,7 +822,7 @@ TEST_CASE("reminders run and ageing pass the date and print the figures") {
   CHECK(id(1) != id(2));
 }
 
-TEST_CASE("settings set with options changes only those; with a file replaces all") {
+TEST_CASE("settings set with options changes only those, with a file replaces all") {
   InvoicingServer server;
   // No settings yet: the options start from nothing.
   Result first = server.Run({"invoicing", "settings", "set", "--seller-name", "Lahden kaupunki",
