@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -108,6 +109,30 @@ const absl::flat_hash_map<absl::string_view, absl::string_view>& MethodRoles() {
       {"/tahe.payroll.v1.PayrollService/LoadRateTable", kRoleAdmin},
   };
   return *roles;
+}
+
+// Methods for the services of a cell only (a sibling follows the ledger's feed of every
+// organisation of the cell): never forwarded, whatever the key.
+const absl::flat_hash_set<absl::string_view>& InternalMethods() {
+  static const auto* methods = new absl::flat_hash_set<absl::string_view>{
+      "/tahe.ledger.v1.LedgerService/ListFeedTenants",
+  };
+  return *methods;
+}
+
+// Methods that answer for a whole region (every organisation of the cell that serves the named
+// one): only keys of that region, the operator's, may call them.
+const absl::flat_hash_set<absl::string_view>& RegionMethods() {
+  static const auto* methods = new absl::flat_hash_set<absl::string_view>{
+      "/tahe.reporting.v1.ReportingService/GetRegionalReport",
+  };
+  return *methods;
+}
+
+std::string CanonicalMethod(absl::string_view full_method) {
+  absl::string_view service = ServiceOf(full_method);
+  absl::string_view method = full_method.substr(full_method.rfind('/') + 1);
+  return absl::StrCat("/", service, "/", method);
 }
 
 bool ServiceMatches(absl::string_view service, absl::string_view prefix) {
@@ -241,7 +266,11 @@ absl::StatusOr<std::string> RequiredRole(absl::string_view full_method) {
     return absl::InvalidArgumentError("method: expected \"/package.Service/Method\"");
   }
   absl::string_view method = full_method.substr(full_method.rfind('/') + 1);
-  const std::string canonical = absl::StrCat("/", service, "/", method);
+  const std::string canonical = CanonicalMethod(full_method);
+  if (InternalMethods().contains(canonical)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("method ", canonical, " is for the services of a cell only"));
+  }
   if (auto it = MethodRoles().find(canonical); it != MethodRoles().end()) {
     return std::string(it->second);
   }
@@ -261,6 +290,24 @@ absl::StatusOr<std::string> RequiredRole(absl::string_view full_method) {
   }
   return absl::PermissionDeniedError(
       absl::StrCat("service ", service, " is not available through the gateway"));
+}
+
+bool IsRegionMethod(absl::string_view full_method) {
+  return !ServiceOf(full_method).empty() && RegionMethods().contains(CanonicalMethod(full_method));
+}
+
+absl::Status CheckRegionScope(const RoutingSnapshot& snapshot, const KeyEntry& key,
+                              absl::string_view full_method, absl::string_view organisation) {
+  if (!IsRegionMethod(full_method)) {
+    return absl::OkStatus();
+  }
+  auto region = snapshot.organisation_region.find(organisation);
+  if (region != snapshot.organisation_region.end() && Contains(key.regions, region->second)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("API key ", key.key_id, " is not an operator key of the region of \"",
+                   organisation, "\": this method answers for the whole region"));
 }
 
 absl::Status CheckRole(const KeyEntry& key, absl::string_view role) {

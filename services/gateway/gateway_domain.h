@@ -95,6 +95,8 @@ inline constexpr char kAdminService[] = "tahe.gateway.v1.AdminService";
 //   tahe.invoicing.v1.*              invoicing.write
 //   tahe.reporting.v1.*              reports.read
 //   tahe.gateway.v1.AdminService/*   admin
+// Methods for the services of a cell only (tahe.ledger.v1.LedgerService/ListFeedTenants) are
+// PERMISSION_DENIED to every key.
 // A read prefix counts only when an upper-case letter follows it ("Getaway" is a write), so a
 // misclassified method errs towards the stronger role. Any other service: PERMISSION_DENIED
 // (deny by default; services get a line in the rule table when their roles are decided).
@@ -152,6 +154,17 @@ struct KeyEntry {
   std::vector<std::string> regions;        // sorted
   bool revoked = false;
 };
+
+// Whether `full_method` answers for a whole region rather than one organisation
+// (tahe.reporting.v1.ReportingService/GetRegionalReport).
+bool IsRegionMethod(absl::string_view full_method);
+
+// OK unless `full_method` is a region method and `key` is not a key of the region of
+// `organisation` (the organisation the call is routed by): PERMISSION_DENIED then, also for
+// keys that hold every organisation of the region one by one.
+struct RoutingSnapshot;
+absl::Status CheckRegionScope(const RoutingSnapshot& snapshot, const KeyEntry& key,
+                              absl::string_view full_method, absl::string_view organisation);
 
 // PERMISSION_DENIED unless `key` has `role`.
 absl::Status CheckRole(const KeyEntry& key, absl::string_view role);

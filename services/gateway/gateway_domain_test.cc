@@ -131,6 +131,37 @@ TEST_CASE("required role of each method", "[roles]") {
   }
 }
 
+TEST_CASE("methods for the services of a cell are refused to every key", "[roles]") {
+  absl::StatusOr<std::string> role = RequiredRole("/tahe.ledger.v1.LedgerService/ListFeedTenants");
+  REQUIRE(role.status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(role.status().message().find("services of a cell only") != std::string::npos);
+  // Its neighbours keep their ordinary roles.
+  CHECK(*RequiredRole("/tahe.ledger.v1.LedgerService/ListEntries") == "ledger.read");
+}
+
+TEST_CASE("region methods need a key of the organisation's region", "[roles]") {
+  RoutingSnapshot snapshot;
+  snapshot.organisation_region = {{"lahti", "paijat-hame"}, {"vaasa", "pohjanmaa"}};
+  KeyEntry operator_key{
+      .key_id = "aaaaaaaaaaaa", .roles = {"reports.read"}, .regions = {"paijat-hame"}};
+  KeyEntry org_key{.key_id = "bbbbbbbbbbbb", .roles = {"reports.read"}, .organisations = {"lahti"}};
+  const char* regional = "/tahe.reporting.v1.ReportingService/GetRegionalReport";
+  const char* ordinary = "/tahe.reporting.v1.ReportingService/GetTrialBalance";
+  CHECK(IsRegionMethod(regional));
+  CHECK_FALSE(IsRegionMethod(ordinary));
+  CHECK_FALSE(IsRegionMethod("not a method"));
+  CHECK(CheckRegionScope(snapshot, operator_key, regional, "lahti").ok());
+  // Another region's organisation, an organisation's own key, an unknown organisation.
+  CHECK(CheckRegionScope(snapshot, operator_key, regional, "vaasa").code() ==
+        absl::StatusCode::kPermissionDenied);
+  CHECK(CheckRegionScope(snapshot, org_key, regional, "lahti").code() ==
+        absl::StatusCode::kPermissionDenied);
+  CHECK(CheckRegionScope(snapshot, operator_key, regional, "nobody").code() ==
+        absl::StatusCode::kPermissionDenied);
+  // Ordinary methods are the tenant check's business only.
+  CHECK(CheckRegionScope(snapshot, org_key, ordinary, "lahti").ok());
+}
+
 TEST_CASE("unknown services are denied, malformed methods refused", "[roles]") {
   for (const char* method :
        {"/tahe.invoicing.v2.InvoicingService/IssueInvoice", "/grpc.health.v1.Health/Check",

@@ -423,6 +423,11 @@ RouteDecision GatewayRouter::Route(const grpc::GenericServerContext& ctx) {
     return Refuse(tenant.status());
   }
 
+  if (absl::Status scope = CheckRegionScope(*snapshot, *key->key, method, *tenant); !scope.ok()) {
+    denied_tenant_.Increment();
+    return Refuse(scope);
+  }
+
   if (!limiter_.TryAcquire(*tenant)) {
     rate_limited_.Add({{"organisation", *tenant}}).Increment();
     return Refuse(absl::ResourceExhaustedError(
