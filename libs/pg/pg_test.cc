@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "libs/pg/binary_array.h"
 #include "libs/pg/migrations.h"
 #include "libs/testing/pg_fixture.h"
 
@@ -90,6 +91,46 @@ TEST_CASE("tenant transactions see only their tenant's rows, enforced by RLS") {
     return tx.exec("SELECT count(*) FROM notes")[0][0].as<int>();
   });
   REQUIRE((!none.ok() || *none == 0));
+}
+
+TEST_CASE("binary arrays reach the server element for element") {
+  testing::TestDatabase db(TestMigrations(), "tahe_pgtest_app");
+  auto pool = AppPool(db);
+  BinaryArray texts(BinaryArray::kText), numbers(BinaryArray::kInt8);
+  BinaryArray bytes(BinaryArray::kBytea), none(BinaryArray::kText);
+  const std::string with_nul("a\0b", 3);
+  for (absl::string_view text : {absl::string_view("É'\"{},"), absl::string_view(""),
+                                 absl::string_view(with_nul.data(), 1)}) {
+    texts.AddText(text);
+  }
+  for (int64_t n : {int64_t{0}, int64_t{-1}, INT64_MAX, INT64_MIN, int64_t{4294967296}}) {
+    numbers.AddInt64(n);
+  }
+  bytes.AddText(with_nul);
+  CHECK(texts.size() == 3);
+  CHECK(none.empty());
+  auto got = InTenantTransaction<std::string>(
+      *pool, "lahti", {}, [&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+        std::string out;
+        for (const auto& row : tx.exec_params(
+                 "SELECT t FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
+                 texts.Param())) {
+          out += "[" + row[0].as<std::string>() + "]";
+        }
+        for (const auto& row : tx.exec_params(
+                 "SELECT n FROM unnest($1::bigint[]) WITH ORDINALITY AS u(n, i) ORDER BY i",
+                 numbers.Param())) {
+          out += " " + row[0].as<std::string>();
+        }
+        out += " " + tx.exec_params("SELECT encode(($1::bytea[])[1], 'hex')", bytes.Param())[0][0]
+                         .as<std::string>();
+        out +=
+            " " +
+            tx.exec_params("SELECT cardinality($1::text[])", none.Param())[0][0].as<std::string>();
+        return out;
+      });
+  REQUIRE(got.ok());
+  CHECK(*got == "[É'\"{},][][a] 0 -1 9223372036854775807 -9223372036854775808 4294967296 610062 0");
 }
 
 TEST_CASE("exceptions map to statuses and a failed body rolls back") {

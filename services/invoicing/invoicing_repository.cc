@@ -28,6 +28,7 @@
 #include "absl/time/clock.h"
 #include "libs/dates/dates.h"
 #include "libs/fi/reference.h"
+#include "libs/pg/binary_array.h"
 #include "libs/pg/idempotency.h"
 #include "libs/status/status.h"
 #include "services/invoicing/camt054.h"
@@ -76,73 +77,7 @@ absl::StatusOr<Message> FromHex(const pqxx::field& field, absl::string_view what
   return message;
 }
 
-// A one-dimensional array without NULLs in PostgreSQL's binary format (what array_recv reads),
-// for a binary parameter cast to text[], bigint[] or bytea[]: the server takes the elements as
-// they are, with no hex, quoting or parsing of a literal, which matters for the statements that
-// write a billing run's or a bank file's rows by the thousand. Messages are serialised straight
-// into the buffer. (The same as payroll_repository.cc's; libs/pg is the place for both.)
-//
-//   BinaryArray ids(BinaryArray::kText);
-//   ids.AddText("INV-1");
-//   tx.exec_params("... unnest($1::text[]) ...", ids.Param());
-class BinaryArray {
- public:
-  // Element type OIDs (pg_type.h).
-  static constexpr uint32_t kBytea = 17;
-  static constexpr uint32_t kInt8 = 20;
-  static constexpr uint32_t kText = 25;
-
-  explicit BinaryArray(uint32_t element_oid) {
-    // Header: dimensions 1, no NULLs, element type, length (set by Param), lower bound 1.
-    for (uint32_t word : {1u, 0u, element_oid, 0u, 1u}) AppendInt32(word);
-  }
-
-  void AddText(absl::string_view text) {
-    AppendInt32(static_cast<uint32_t>(text.size()));
-    buffer_.append(text.data(), text.size());
-    ++size_;
-  }
-  void AddInt64(int64_t value) {
-    AppendInt32(8);
-    const uint64_t v = static_cast<uint64_t>(value);
-    AppendInt32(static_cast<uint32_t>(v >> 32));
-    AppendInt32(static_cast<uint32_t>(v));
-    ++size_;
-  }
-  // The message's serialisation as one bytea element.
-  void AddMessage(const google::protobuf::MessageLite& message) {
-    const size_t length = message.ByteSizeLong();
-    AppendInt32(static_cast<uint32_t>(length));
-    const size_t at = buffer_.size();
-    buffer_.resize(at + length);
-    message.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(&buffer_[at]));
-    ++size_;
-  }
-
-  int size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-  // The array as a binary parameter.
-  pqxx::binarystring Param() {
-    PutInt32(12, static_cast<uint32_t>(size_));
-    return pqxx::binarystring(buffer_.data(), buffer_.size());
-  }
-
- private:
-  void AppendInt32(uint32_t v) {
-    const char bytes[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                           static_cast<char>(v >> 8), static_cast<char>(v)};
-    buffer_.append(bytes, 4);
-  }
-  void PutInt32(size_t at, uint32_t v) {
-    buffer_[at] = static_cast<char>(v >> 24);
-    buffer_[at + 1] = static_cast<char>(v >> 16);
-    buffer_[at + 2] = static_cast<char>(v >> 8);
-    buffer_[at + 3] = static_cast<char>(v);
-  }
-
-  std::string buffer_;
-  int size_ = 0;
-};
+using pg::BinaryArray;
 
 // The ids of the issued invoices that may be open (an open invoice is never settled), due on or
 // before `due_by` when given. Queries of open invoices read these ids first and then the invoices
