@@ -1265,4 +1265,23 @@ absl::StatusOr<std::vector<v1::Entry>> LedgerRepository::EntriesAfter(const Call
       });
 }
 
+absl::StatusOr<v1::ListFeedTenantsResponse> LedgerRepository::ListFeedTenants(
+    const CallContext& call) {
+  return pg::InTenantTransaction<v1::ListFeedTenantsResponse>(
+      *pool_, "", Tx(call, true),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListFeedTenantsResponse> {
+        v1::ListFeedTenantsResponse resp;
+        for (const auto& row : tx.exec(
+                 "SELECT tenant_id, last_sequence,"
+                 " to_char(last_posted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+                 " FROM ledger_feed_tenants()")) {
+          v1::FeedTenant* t = resp.add_tenants();
+          t->set_tenant(row[0].as<std::string>());
+          t->set_last_sequence(row[1].as<int64_t>());
+          t->set_last_posted_at(row[2].as<std::string>());
+        }
+        return resp;
+      });
+}
+
 }  // namespace tahe::ledger

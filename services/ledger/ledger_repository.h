@@ -109,6 +109,9 @@ class LedgerRepository {
   // Up to `limit` entries with sequence > after, in order (for the change feed).
   absl::StatusOr<std::vector<v1::Entry>> EntriesAfter(const CallContext& call, int64_t after,
                                                       int limit);
+  // Every organisation of the cell with entries, its last sequence and posting time (for feed
+  // followers; runs without a tenant through the SECURITY DEFINER ledger_feed_tenants()).
+  absl::StatusOr<v1::ListFeedTenantsResponse> ListFeedTenants(const CallContext& call);
 
  private:
   // `full_entries`: fill each outcome's entry as stored (else only its sequence).

@@ -126,6 +126,26 @@ grpc::ServerUnaryReactor* LedgerService::VerifyChain(grpc::CallbackServerContext
 
 #undef TAHE_UNARY
 
+grpc::ServerUnaryReactor* LedgerService::ListFeedTenants(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListFeedTenantsRequest* req,
+                                                         v1::ListFeedTenantsResponse* resp) {
+  (void)req;
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // A feed follower asks for the whole cell: the credential is required, a tenant is not.
+  absl::StatusOr<CallContext> call =
+      env_.auth->Authenticate(*ctx, "ListFeedTenants", /*require_tenant=*/false);
+  if (!call.ok()) {
+    reactor->Finish(ToGrpcStatus(call.status()));
+    return reactor;
+  }
+  server::RunUnaryOnWorkers(ctx, reactor, *env_.workers, *std::move(call),
+                            [this, resp](const CallContext& c) -> absl::Status {
+                              ASSIGN_OR_RETURN(*resp, repository_->ListFeedTenants(c));
+                              return absl::OkStatus();
+                            });
+  return reactor;
+}
+
 // --- posting: through the group committer -----------------------------------------------------
 
 void LedgerService::SubmitPost(grpc::ServerUnaryReactor* reactor, const CallContext& call,

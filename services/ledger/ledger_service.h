@@ -86,6 +86,10 @@ class LedgerService final : public v1::LedgerService::CallbackService {
                                         v1::VerifyChainResponse* resp) override;
   grpc::ServerWriteReactor<v1::Entry>* WatchEntries(grpc::CallbackServerContext* ctx,
                                                     const v1::WatchEntriesRequest* req) override;
+  // Internal callers only (the credential, no tenant): the cell's organisations with entries.
+  grpc::ServerUnaryReactor* ListFeedTenants(grpc::CallbackServerContext* ctx,
+                                            const v1::ListFeedTenantsRequest* req,
+                                            v1::ListFeedTenantsResponse* resp) override;
 
  private:
   class PostEntriesReactor;
@@ -105,6 +109,5 @@ class LedgerService final : public v1::LedgerService::CallbackService {
 // Builds a PostInput from a request (validation without the database).
 absl::StatusOr<PostInput> MakePostInput(const std::string& tenant, v1::PostEntryRequest req,
                                         absl::string_view field);
-
 
 }  // namespace tahe::ledger

@@ -2420,5 +2420,49 @@ TEST_CASE("DescribeTenantData tells whether a tenant has ledger data, for that t
   CHECK(describe({.tenant = ""}, &resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_CASE("ListFeedTenants lists the organisations with entries for internal callers",
+          "[ledger][pg]") {
+  LedgerFixture f;
+  auto list = [&](const Caller& caller, v1::ListFeedTenantsResponse* out) {
+    grpc::ClientContext ctx;
+    PrepareContext(&ctx, caller);
+    return f.stub->ListFeedTenants(&ctx, v1::ListFeedTenantsRequest(), out);
+  };
+  v1::ListFeedTenantsResponse resp;
+  REQUIRE(list({.tenant = ""}, &resp).ok());
+  CHECK(resp.tenants_size() == 0);
+
+  f.SetUpTenant("a");
+  f.SetUpTenant("b");
+  f.SetUpTenant("c");  // accounts and periods but no entries: not listed
+  f.Post(Sale("s1", "2026-01-10", 100), "a");
+  f.Post(Sale("s2", "2026-01-11", 200), "a");
+  v1::Entry last_b = f.Post(Sale("s1", "2026-02-01", 300), "b").entry();
+
+  // No tenant needed; with one, the answer is the same (the whole cell).
+  for (const std::string& tenant : {std::string(""), std::string("a")}) {
+    REQUIRE(list({.tenant = tenant}, &resp).ok());
+    REQUIRE(resp.tenants_size() == 2);
+    CHECK(resp.tenants(0).tenant() == "a");
+    CHECK(resp.tenants(0).last_sequence() == 2);
+    CHECK(resp.tenants(0).last_posted_at() == f.Get(2, "a").posted_at());
+    CHECK(resp.tenants(1).tenant() == "b");
+    CHECK(resp.tenants(1).last_sequence() == 1);
+    CHECK(resp.tenants(1).last_posted_at() == last_b.posted_at());
+  }
+
+  // The credential is still required.
+  CHECK(list({.tenant = "", .token = ""}, &resp).error_code() == grpc::StatusCode::UNAUTHENTICATED);
+
+  // The application role reads the directory only through the function: its own queries stay
+  // confined to the transaction's tenant.
+  pqxx::connection conn(f.db.app_conninfo());
+  pqxx::work tx(conn);
+  CHECK(tx.exec1("SELECT count(*) FROM chain_heads")[0].as<int>() == 0);
+  CHECK(tx.exec1("SELECT count(*) FROM ledger_feed_tenants()")[0].as<int>() == 2);
+  tx.exec("SELECT set_config('tahe.tenant', 'a', true)");
+  CHECK(tx.exec1("SELECT count(*) FROM entries")[0].as<int>() == 2);
+}
+
 }  // namespace
 }  // namespace tahe::ledger
