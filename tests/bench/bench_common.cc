@@ -3,9 +3,11 @@
 #include <errno.h>  // program_invocation_short_name (glibc)
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
@@ -81,6 +83,39 @@ double Percentile(const std::vector<double>& sorted, double q) {
   }
   size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
   return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+}
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+absl::Status CallError(const std::string& what, const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(what, ": ", s.error_message()));
+}
+
+absl::Status ParallelFor(int count, int threads, const std::function<absl::Status(int)>& body) {
+  std::atomic<int> next{0};
+  std::mutex mu;
+  absl::Status first;  // guarded by mu
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (int i = next++; i < count; i = next++) {
+        absl::Status s = body(i);
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (first.ok()) {
+            first = s;
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& w : workers) {
+    w.join();
+  }
+  return first;
 }
 
 // --- closed-loop load ----------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 #pragma once
 
-// What the benchmark drivers (ledger_load_driver, gateway_load_driver, payroll_load_driver)
-// share: how they reach a service (channels of their own connection, the internal credential and
-// the tenant), run ids and dates, nearest-rank percentiles, the closed-loop client machinery of
+// What the benchmark drivers (ledger, gateway, payroll, invoicing, reporting) share: how they reach
+// a service (channels of their own connection, the internal credential and the tenant), unary
+// set-up calls, run ids and dates, nearest-rank percentiles, the closed-loop client machinery of
 // the throughput benchmarks, and small helpers of their binaries.
 //
 //   // `concurrency` closed-loop clients, each with one call in flight, for warm-up + duration:
@@ -65,6 +65,35 @@ std::string TodayUtc();
 
 // Nearest-rank percentile `q` (0 < q <= 1) of sorted samples; 0 for none.
 double Percentile(const std::vector<double>& sorted, double q);
+// Seconds (with fractions) since `start`.
+double SecondsSince(std::chrono::steady_clock::time_point start);
+
+// --- set-up and checking calls -------------------------------------------------------------------
+
+// The status of a failed call `what`: the call's code, "<what>: <message>".
+absl::Status CallError(const std::string& what, const grpc::Status& s);
+
+// A unary call with the target's metadata, `request_id` and a deadline, waiting for the channel
+// to be ready; the status names `what`.
+//
+//   RETURN_IF_ERROR(Call(*stub, &LedgerStub::OpenPeriod, target, "OpenPeriod", id, req, &resp));
+template <typename Stub, typename Req, typename Resp>
+absl::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                  const Target& target, const std::string& what, const std::string& request_id,
+                  const Req& req, Resp* resp, absl::Duration timeout = absl::Seconds(60)) {
+  grpc::ClientContext ctx;
+  AddMetadata(&ctx, target, request_id);
+  SetDeadline(&ctx, timeout);
+  ctx.set_wait_for_ready(true);
+  grpc::Status s = (stub.*method)(&ctx, req, resp);
+  if (!s.ok()) {
+    return CallError(what, s);
+  }
+  return absl::OkStatus();
+}
+
+// Runs `body(i)` for i in [0, count) on `threads` threads; the first error, if any.
+absl::Status ParallelFor(int count, int threads, const std::function<absl::Status(int)>& body);
 
 // --- closed-loop load ----------------------------------------------------------------------------
 

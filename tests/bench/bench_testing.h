@@ -50,6 +50,9 @@ class InProcessLedger {
   InProcessLedger& operator=(const InProcessLedger&) = delete;
 
   std::string address() const { return server_->address(); }
+  // libpq conninfo of the ledger's database as a member of tahe_ledger_app (under row-level
+  // security, as the ledger itself connects).
+  const std::string& app_conninfo() const { return db_.app_conninfo(); }
   // This ledger, as `tenant`.
   Target target(const std::string& tenant) const;
   // Journal entries of `tenant`, counted as the table owner.

@@ -33,31 +33,6 @@ namespace v1 = ::tahe::payroll::v1;
 using Clock = std::chrono::steady_clock;
 using PayrollStub = v1::PayrollService::Stub;
 
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-absl::Status CallError(const std::string& what, const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      absl::StrCat(what, ": ", s.error_message()));
-}
-
-// A unary call with the target's metadata, `request_id` and a deadline; the status names `what`.
-template <typename Stub, typename Req, typename Resp>
-absl::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
-                  const Target& target, const std::string& what, const std::string& request_id,
-                  const Req& req, Resp* resp, absl::Duration timeout = absl::Seconds(60)) {
-  grpc::ClientContext ctx;
-  AddMetadata(&ctx, target, request_id);
-  SetDeadline(&ctx, timeout);
-  ctx.set_wait_for_ready(true);
-  grpc::Status s = (stub.*method)(&ctx, req, resp);
-  if (!s.ok()) {
-    return CallError(what, s);
-  }
-  return absl::OkStatus();
-}
-
 // --- the generated organisation ------------------------------------------------------------------
 
 constexpr const char* kFirstNames[] = {
