@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Tahe suite on this machine with a PostgreSQL cluster of its own: two cells (regions
-# "paijat-hame" and "pohjanmaa", each running ledger, payroll and invoicing with databases of its
-# own) behind one gateway.
+# "paijat-hame" and "pohjanmaa", each running ledger, payroll, invoicing and reporting with
+# databases of its own) behind one gateway.
 #
 #   deploy/local/run.sh             # build, start, seed the demo, stay in the foreground; Ctrl-C
 #                                   # stops the services and PostgreSQL
@@ -80,7 +80,7 @@ source tests/pg/lib.sh
 # One cell per region; each cell runs every service with a database of its own. Add a cell or a
 # service here (and its demo tenants below); the rest of the script loops over these.
 CELLS=(paijat-hame pohjanmaa)
-SERVICES=(ledger payroll invoicing)
+SERVICES=(ledger payroll invoicing reporting)
 declare -A CELL_NAME=([paijat-hame]="Päijät-Häme" [pohjanmaa]="Pohjanmaa")
 declare -A CELL_TENANTS=([paijat-hame]="lahti,phhyky" [pohjanmaa]="vaasa,seinajoki")
 # Demo organisations: name and business ID (check digits valid; finnish-rules.md §4).
@@ -90,7 +90,7 @@ declare -A ORG_BUSINESS_ID=([lahti]="0135202-4" [phhyky]="3221310-7" [vaasa]="02
   [seinajoki]="0204819-8")
 # gRPC service prefix of each service, as the gateway routes by it.
 declare -A SERVICE_PREFIX=([ledger]="tahe.ledger.v1" [payroll]="tahe.payroll.v1"
-  [invoicing]="tahe.invoicing.v1")
+  [invoicing]="tahe.invoicing.v1" [reporting]="tahe.reporting.v1")
 # The demo operator key's roles: everything but admin (the bootstrap key is the admin key).
 OPERATOR_ROLES=(ledger.read ledger.write payroll.run payroll.admin invoicing.write reports.read)
 
@@ -496,13 +496,17 @@ wait_serving() {
 }
 
 # The cells. Services of a cell that post to its ledger (payroll, invoicing) get its address
-# and their own identity key; ledger comes first in SERVICES, so its address is known when they
-# start.
+# and their own identity key, reporting the ledger's address to follow its feed and invoicing's
+# for receivables; ledger comes first in SERVICES and invoicing before reporting, so their
+# addresses are known when the others start.
 while read -r cell service; do
   extra=()
   if [[ "${service}" == payroll || "${service}" == invoicing ]]; then
     extra=(--ledger_addr="${grpc_addr[$(proc_name "${cell}" ledger)]}"
       --identity_key_file="${secrets_dir}/${service}_identity_key")
+  elif [[ "${service}" == reporting ]]; then
+    extra=(--ledger_addr="${grpc_addr[$(proc_name "${cell}" ledger)]}"
+      --invoicing_addr="${grpc_addr[$(proc_name "${cell}" invoicing)]}")
   fi
   start_process "$(proc_name "${cell}" "${service}")" "${service}" "${GRPC_PORT_BASE}" \
     "$(db_name "${cell}" "${service}")" "${extra[@]}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Tests deploy/local/run.sh end to end with a stand-in ledger in both cells
 # (tahectl_fake_ledger_server, same flags as the real one; it checks the database roles the
-# launcher set up), the real payroll and invoicing, behind the real gateway, in a state directory of its own, so a developer's
-# .tahe/ is never touched. Registered with ctest as
+# launcher set up), the real payroll, invoicing and reporting, behind the real gateway, in a
+# state directory of its own, so a developer's .tahe/ is never touched. Registered with ctest as
 # deploy_local_launcher; by hand:
 #
 #   TAHE_BUILD_DIR=$PWD/build bash deploy/local/run_test.sh
@@ -77,8 +77,8 @@ local_env() {
 }
 
 ledger_pid() { cat "${state}/run/ledger-paijat-hame.pid"; }
-processes=(gateway ledger-paijat-hame payroll-paijat-hame invoicing-paijat-hame ledger-pohjanmaa
-  payroll-pohjanmaa invoicing-pohjanmaa)
+processes=(gateway ledger-paijat-hame payroll-paijat-hame invoicing-paijat-hame
+  reporting-paijat-hame ledger-pohjanmaa payroll-pohjanmaa invoicing-pohjanmaa reporting-pohjanmaa)
 
 expect_all_stopped() {
   local name
@@ -141,6 +141,8 @@ for cell in PAIJAT_HAME POHJANMAA; do
     fail "the ${cell} ledger address is not registered: ${regions}"
   grep -qF "tahe.invoicing.v1=$(local_env "TAHE_INVOICING_ADDR_${cell}")" <<<"${regions}" ||
     fail "the ${cell} invoicing address is not registered: ${regions}"
+  grep -qF "tahe.reporting.v1=$(local_env "TAHE_REPORTING_ADDR_${cell}")" <<<"${regions}" ||
+    fail "the ${cell} reporting address is not registered: ${regions}"
 done
 # The operator key is not an admin key.
 if out=$(TAHE_ADMIN_API_KEY_FILE='' "${tahectl}" admin orgs list 2>&1); then
@@ -157,17 +159,19 @@ addr=$(local_env TAHE_LEDGER_ADDR)
   fail "TAHE_INTERNAL_TOKEN_FILE is not the absolute token path"
 [[ "$("${tahectl}" health --addr "${addr}")" == SERVING ]] || fail "the ledger is not SERVING"
 read -r -a metrics_urls <<<"$(local_env TAHE_METRICS_URLS)"
-((${#metrics_urls[@]} == 7)) || fail "TAHE_METRICS_URLS does not list 7 processes"
+((${#metrics_urls[@]} == 9)) || fail "TAHE_METRICS_URLS does not list 9 processes"
 http_get "${metrics_urls[0]#http://}" | grep -q '^tahe_gateway_requests_total' ||
   fail "no gateway metrics at ${metrics_urls[0]}"
-# Then per cell: the stand-in ledger, the real payroll and invoicing.
-for i in 1 4; do
+# Then per cell: the stand-in ledger, the real payroll, invoicing and reporting.
+for i in 1 5; do
   http_get "${metrics_urls[i]#http://}" | grep -q '^tahe_fake_ledger_starts_total 1' ||
     fail "no ledger metrics at ${metrics_urls[i]}"
   http_get "${metrics_urls[i + 1]#http://}" | grep -q '^tahe_payroll_outbox_backlog_messages' ||
     fail "no payroll metrics at ${metrics_urls[i + 1]}"
   http_get "${metrics_urls[i + 2]#http://}" | grep -q '^tahe_invoicing_outbox_backlog_messages' ||
     fail "no invoicing metrics at ${metrics_urls[i + 2]}"
+  http_get "${metrics_urls[i + 3]#http://}" | grep -q '^tahe_reporting_feed_lag_events' ||
+    fail "no reporting metrics at ${metrics_urls[i + 3]}"
 done
 # Through the gateway with the operator key, and straight to the cell with the internal token.
 entries=$("${tahectl}" --tenant phhyky ledger entries) || fail "cannot list entries"

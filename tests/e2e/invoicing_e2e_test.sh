@@ -18,7 +18,10 @@
 #      changes (counted with psql as the owner);
 #   6. the cell's ledger is killed, an invoice issued (its posting waits in the outbox, a
 #      delivery attempt fails), invoicing killed with SIGKILL, both restarted with their own
-#      command lines: the invoice is posted exactly once, and so is every other invoicing entry.
+#      command lines: the invoice is posted exactly once, and so is every other invoicing entry;
+#   7. the cell's reporting, which followed the ledger throughout (and its restart), gives lahti's
+#      2025 reports equal to its ledger (tests/e2e/reporting_check.py), and its receivables
+#      ageing equals invoicing's on three dates.
 # The other organisation of the region (phhyky) and the other region's (vaasa) ledgers are
 # unchanged throughout. Every wait polls with a generous deadline (a loaded 2-core machine).
 set -euo pipefail
@@ -30,6 +33,8 @@ camt054=${build}/tests/e2e/tahe_e2e_camt054
 xsd=${TAHE_CAMT054_XSD:-${root}/third_party/schemas/camt/camt.054.001.02.xsd}
 # shellcheck source=tests/pg/lib.sh
 source "${root}/tests/pg/lib.sh"
+# shellcheck source=tests/e2e/reporting_lib.sh
+source "${root}/tests/e2e/reporting_lib.sh"
 state=$(mktemp -d "${TMPDIR:-/tmp}/tahe-e2e-invoicing.XXXXXX")
 chmod 755 "${state}" # PostgreSQL may run as the postgres user when we are root
 export TAHE_LOCAL_DIR=${state} TAHE_BUILD_DIR=${build} TAHE_LOCAL_ENV=/dev/null
@@ -101,8 +106,8 @@ owner_sql() {
 }
 row_counts() {
   local table
-  for table in settings customers products price_lists invoices invoice_lines invoice_series \
-    billing_runs payments payment_allocations reminders outbox idempotency; do
+  for table in settings customers products price_lists invoices invoice_keys invoice_lines \
+    invoice_series billing_runs payments payment_allocations reminders outbox idempotency; do
     echo "${table} $(owner_sql "SELECT count(*) FROM ${table}")"
   done
 }
@@ -356,5 +361,21 @@ total=$(json_get "$("${T[@]}" --json ledger entries)" \
 step "the other organisation's and the other region's ledgers are unchanged"
 [[ $(entries_count phhyky) == "${phhyky_before}" ]] || fail "phhyky's ledger changed"
 [[ $(entries_count vaasa) == "${vaasa_before}" ]] || fail "vaasa's ledger changed"
+
+step "reporting of the cell followed it all: lahti's 2025 reports equal its ledger"
+reports_match lahti 2025-01-01 2025-12-31
+for as_of in 2025-03-31 2025-06-30 2025-12-31; do
+  from_invoicing=$("${I[@]}" --json ageing --as-of "${as_of}") || fail "invoicing ageing ${as_of}"
+  from_reporting=$("${T[@]}" --json report ageing --as-of "${as_of}") ||
+    fail "report ageing ${as_of}"
+  python3 - 3<<<"${from_invoicing}" 4<<<"${from_reporting}" <<"PY" || fail "ageing ${as_of}"
+import json, sys
+inv, rep = json.load(open(3)), json.load(open(4))
+want = [(b["bucket"], int(b.get("invoices", 0)), int(b.get("openCents", 0))) for b in inv["buckets"]]
+got = [(b["bucket"], int(b.get("invoices", 0)), int(b.get("openMinor", 0))) for b in rep["buckets"]]
+assert got == want, f"reporting's ageing {got} != invoicing's {want}"
+assert int(rep.get("totalOpenMinor", 0)) == int(inv.get("openCents", 0))
+PY
+done
 
 echo "invoicing end-to-end: passed"

@@ -109,8 +109,8 @@ for url in ${TAHE_METRICS_URLS}; do
     fail "${url} has no grpc_server_handled_total"
   count=$((count + 1))
 done
-# The gateway, and each cell's ledger, payroll and invoicing.
-((count == 7)) || fail "TAHE_METRICS_URLS lists ${count} URLs, want 7: ${TAHE_METRICS_URLS}"
+# The gateway, and each cell's ledger, payroll, invoicing and reporting.
+((count == 9)) || fail "TAHE_METRICS_URLS lists ${count} URLs, want 9: ${TAHE_METRICS_URLS}"
 # Into a file first: `curl | grep -q` fails under pipefail when grep stops reading early.
 curl -fsS "${TAHE_METRICS_URLS%% *}" >"${state}/gateway-metrics.txt" ||
   fail "cannot fetch the gateway's metrics"

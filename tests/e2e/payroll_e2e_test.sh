@@ -7,12 +7,17 @@
 #      own command lines: the outbox delivers the posting, the run becomes POSTED;
 #   3. the ledger has exactly one payroll entry for the run, balanced, whose net-pay line equals
 #      the run's net pay; the SEPA file validates against the pain.001.001.03 schema and its
-#      control sum equals the net pay.
+#      control sum equals the net pay;
+#   4. the cell's reporting, which followed the ledger through its restart, gives lahti's reports
+#      of the year equal to its ledger (tests/e2e/reporting_check.py), and its payroll costs per
+#      cost centre equal the run's expense lines.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${TAHE_BUILD_DIR:-${root}/build}
 tahectl=${build}/tools/tahectl/tahectl
+# shellcheck source=tests/e2e/reporting_lib.sh
+source "${root}/tests/e2e/reporting_lib.sh"
 state=$(mktemp -d "${TMPDIR:-/tmp}/tahe-e2e-payroll.XXXXXX")
 chmod 755 "${state}" # PostgreSQL may run as the postgres user when we are root
 export TAHE_LOCAL_DIR=${state} TAHE_BUILD_DIR=${build} TAHE_LOCAL_ENV=/dev/null
@@ -133,4 +138,26 @@ xmllint --noout --schema "${root}/third_party/schemas/pain/pain.001.001.03.xsd" 
   "${state}/palkat.xml" || fail "the payment file does not validate"
 grep -q "<CtrlSum>$((net / 100)).$(printf '%02d' $((net % 100)))</CtrlSum>" "${state}/palkat.xml" ||
   fail "the payment file's control sum is not the net pay ${net}"
+
+# 4. Reporting followed it all.
+reports_match lahti 2026-01-01 2026-12-31
+costs=$("${T[@]}" --json report payroll-costs --month 2026-11) || fail "report payroll-costs"
+python3 - "${run}" 3<<<"${entries}" 4<<<"${costs}" <<"PY" || fail "reporting's payroll costs differ from the run"
+import json, sys
+run = sys.argv[1]
+entries, costs = json.load(open(3)), json.load(open(4))
+want = {}
+for e in entries.get("entries", []):
+    if e.get("source", {}).get("system") != "payroll" or e["source"].get("reference") != run:
+        continue
+    for l in e["lines"]:
+        if l["account"].startswith("4"):
+            cc = l.get("dimensions", {}).get("cost_centre", "")
+            want[cc] = want.get(cc, 0) + int(l["amount"]["amountMinor"])
+got = {}
+for row in costs.get("rows", []):
+    got[row["costCentre"]] = got.get(row["costCentre"], 0) + int(row["totalMinor"])
+assert got == want, f"payroll costs {got} != the run's expense lines {want}"
+print(f"payroll costs by cost centre equal the run: {got}")
+PY
 echo "payroll end-to-end: passed"

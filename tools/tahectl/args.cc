@@ -111,6 +111,18 @@ const std::vector<OptionSpec>& KnownOptions() {
       {"run", true, false},
       {"unmatched", false, false},
       {"amount", true, false},
+      // report
+      {"from", true, false},
+      {"to", true, false},
+      {"month", true, false},
+      {"year", true, false},
+      {"currency", true, false},
+      {"min-sequence", true, false},
+      {"split-by", true, false},
+      {"budget", true, false},
+      {"export", true, false},
+      {"default", false, false},
+      {"with-income-statement", false, false},
   };
   return *kOptions;
 }

@@ -21,6 +21,7 @@
 #include "tools/tahectl/parse.h"
 #include "tools/tahectl/payroll_commands.h"
 #include "tools/tahectl/reflection.h"
+#include "tools/tahectl/report_commands.h"
 #include "tools/tahectl/seed_demo.h"
 
 namespace tahe::tahectl {
@@ -106,6 +107,9 @@ Commands:
       {"entry": {"entryDate": "2025-03-05", "description": "...", "lines": [{"account":
       "1910", "amount": {"amountMinor": "123456", "currencyCode": "EUR"}}, ...]}}.
       The request id is --request-id, else the file's requestId, else a random one.
+  ledger reverse SEQUENCE [--date YYYY-MM-DD] [--description TEXT] [--request-id ID]
+      Posts the reversal of entry SEQUENCE (every line negated) on its date, or on --date.
+      An entry is reversed at most once (FAILED_PRECONDITION the second time).
   ledger balance ACCOUNT [--as-of YYYY-MM-DD] [--dimension KEY=VALUE | --dimension KEY]
       Debit, credit and balance of one account (default: as of today); KEY=VALUE counts
       only lines with that dimension value, KEY alone splits the balance by its values.
@@ -271,6 +275,47 @@ Commands:
       Invoicing commands need a tenant like the ledger's and a key with the role
       invoicing.write. No progress is drawn with --json.
 
+  report trial-balance RANGE [--dimension KEY=VALUE] [REPORT OPTIONS]
+      Opening balance, debits, credits and closing balance per account, with totals.
+      RANGE is --from YYYY-MM-DD --to YYYY-MM-DD, or --month YYYY-MM, or --year YYYY.
+  report income-statement RANGE [--dimension KEY=VALUE] [REPORT OPTIONS]
+  report balance-sheet [--date YYYY-MM-DD] [--dimension KEY=VALUE] [REPORT OPTIONS]
+      The JHS statements, one row a line indented by level, subtotals in capitals, with the
+      same range (balance sheet: date, default today) a year earlier alongside.
+  report cost-centres RANGE [--split-by KEY] [--dimension KEY=VALUE] [REPORT OPTIONS]
+      Income, expenses and net per value of a dimension (default cost_centre) and the
+      previous year's. Whole months only, as with any --dimension filter.
+  report budget RANGE [--budget NAME] [--dimension KEY=VALUE] [REPORT OPTIONS]
+      Budget against actual per account and cost centre. Whole months only.
+  report budget upload --file budget.csv [--budget NAME] [--currency CODE] [--request-id ID]
+      Columns (header row, any order): account, cost_centre (optional), month (YYYY-MM),
+      amount (euros, debit positive and credit negative like ledger lines: an income budget
+      is negative). CSV as for payroll imports; at most 100 000 lines, each (account, cost
+      centre, month) once. The file is checked whole first (problems by row and column, and
+      nothing is sent); each line given replaces its earlier budget.
+  report payroll-costs RANGE [REPORT OPTIONS]
+      Wages and employer contributions per cost centre and month. Whole months only.
+  report ageing [--as-of YYYY-MM-DD] [--export csv|json --out FILE]
+      Open receivables by days past due (current, 1-30, 31-60, 61-90, over 90), as
+      invoicing has them (default: today).
+  report mapping show
+  report mapping set (--file mapping.csv|mapping.json | --default) [--request-id ID]
+      Replaces the statement mapping. CSV columns: row_code, from_account, to_account
+      (optional: the same account); JSON: a StatementMapping as `report mapping show --json`
+      prints it. --default goes back to the default mapping.
+  report regional RANGE [--with-income-statement] [--currency CODE] [--min-sequence N]
+      Key figures of every organisation of the cell and their sum. Through the gateway only
+      a key of the region (the operator's) may ask, with --tenant naming any organisation of
+      the region (it picks the cell); straight to a cell's service no tenant is needed.
+  report feed
+      How far reporting's read model is behind the ledger: the organisation's, or without
+      a tenant every organisation's of the cell.
+      REPORT OPTIONS: --currency CODE (default EUR), --min-sequence N (wait until reporting
+      has applied ledger sequence N, UNAVAILABLE otherwise), and --export csv|json|html
+      --out FILE: the service's export of the report into FILE, which must not exist (html
+      for the income statement and the balance sheet only). Report commands need a tenant
+      like the ledger's (but regional and feed) and a key with the role reports.read.
+
   seed-demo [--tenants lahti,phhyky] [--today YYYY-MM-DD]
       Loads the fi-municipal chart, opens this year's periods up to this month, defines
       cost centres and posts ten demo entries per tenant with fixed request ids: running it
@@ -431,7 +476,7 @@ absl::Status Ledger(const Args& args, const RunEnvironment& environment, std::os
   const std::vector<std::string>& words = args.positional();
   if (words.size() < 2) {
     return UsageError(
-        "usage: tahectl ledger accounts|load-template|open-period|post|balance|"
+        "usage: tahectl ledger accounts|load-template|open-period|post|reverse|balance|"
         "trial-balance|verify-chain|entries ...");
   }
   const std::string& command = words[1];
@@ -442,6 +487,7 @@ absl::Status Ledger(const Args& args, const RunEnvironment& environment, std::os
   v1::LoadChartTemplateRequest template_request;
   v1::OpenPeriodRequest period_request;
   v1::PostEntryRequest post_request;
+  v1::ReverseEntryRequest reverse_request;
   v1::GetAccountBalanceRequest account_balance_request;
   v1::GetTrialBalanceRequest balance_request;
   v1::ListEntriesRequest entries_request;
@@ -511,6 +557,23 @@ absl::Status Ledger(const Args& args, const RunEnvironment& environment, std::os
       }
       *entry->add_lines() = *std::move(line);
     }
+  } else if (command == "reverse") {
+    RETURN_IF_ERROR(check({"date", "description", "request-id"}, 3,
+                          "ledger reverse SEQUENCE [--date YYYY-MM-DD] [--description TEXT] "
+                          "[--request-id ID]"));
+    int64_t sequence = 0;
+    if (!absl::SimpleAtoi(words[2], &sequence) || sequence < 1) {
+      return UsageError("ledger reverse: SEQUENCE must be an entry's sequence number (1, 2, ...)");
+    }
+    reverse_request.set_sequence(sequence);
+    if (const std::optional<std::string> date = args.Value("date"); date.has_value()) {
+      if (absl::Status s = ParseDate("--date", *date).status(); !s.ok()) {
+        return UsageError(s);
+      }
+      reverse_request.set_reversal_date(*date);
+    }
+    reverse_request.set_description(args.Value("description").value_or(""));
+    reverse_request.set_request_id(RequestIdOrRandom(args));
   } else if (command == "balance") {
     RETURN_IF_ERROR(check({"as-of", "dimension"}, 3,
                           "ledger balance ACCOUNT [--as-of YYYY-MM-DD] "
@@ -597,6 +660,8 @@ absl::Status Ledger(const Args& args, const RunEnvironment& environment, std::os
     status = OpenPeriodCommand(ledger, period_request, format, out);
   } else if (command == "post") {
     status = PostEntryCommand(ledger, post_request, format, out);
+  } else if (command == "reverse") {
+    status = ReverseEntryCommand(ledger, reverse_request, format, out);
   } else if (command == "balance") {
     status = AccountBalanceCommand(ledger, account_balance_request, format, out);
   } else if (command == "trial-balance") {
@@ -625,20 +690,27 @@ absl::Status Payroll(const Args& args, const RunEnvironment& environment, std::o
   return WithKeyHint(command.run(payroll, output), settings);
 }
 
-absl::Status Invoicing(const Args& args, const RunEnvironment& environment, std::ostream& out,
-                       std::ostream& err) {
+// Whether a command acts for one organisation (and so, straight to a backend, needs --tenant).
+bool NeedsTenant(const InvoicingCommand&) { return true; }
+bool NeedsTenant(const ReportCommand& command) { return command.needs_tenant; }
+
+// A service command whose parser returns {name, run(Client&, const CommandOutput&)}: the whole
+// command line, and every file it names, is checked before anything is called.
+template <typename Client, typename Command>
+absl::Status RunServiceCommand(absl::StatusOr<Command> (*parse)(const Args&, std::istream&),
+                               const Args& args, const RunEnvironment& environment,
+                               std::ostream& out, std::ostream& err) {
   std::istream& in = environment.in != nullptr ? *environment.in : std::cin;
-  // The whole command line, and every file it names, is checked before anything is called.
-  ASSIGN_OR_RETURN(InvoicingCommand command, ParseInvoicingCommand(args, in));
+  ASSIGN_OR_RETURN(Command command, parse(args, in));
   ASSIGN_OR_RETURN(ClientSettings settings, Settings(args, environment, Credentials::kService));
-  if (settings.tenant.empty() && settings.api_key.empty()) {
+  if (NeedsTenant(command) && settings.tenant.empty() && settings.api_key.empty()) {
     // Through the gateway a key of one organisation implies the tenant; a backend needs it.
     return UsageError(absl::StrCat(command.name, ": --tenant SLUG (or TAHE_TENANT) is required"));
   }
-  InvoicingClient invoicing(settings);
+  Client client(settings);
   const CommandOutput output{out, err, FormatOf(args), environment.err_is_terminal,
                              environment.poll_interval};
-  return WithKeyHint(command.run(invoicing, output), settings);
+  return WithKeyHint(command.run(client, output), settings);
 }
 
 absl::Status SeedDemoCommand(const Args& args, const RunEnvironment& environment,
@@ -721,7 +793,10 @@ int RunTahectl(const std::vector<std::string>& argv, const RunEnvironment& envir
   } else if (command == "payroll") {
     status = Payroll(*args, environment, out, err);
   } else if (command == "invoicing") {
-    status = Invoicing(*args, environment, out, err);
+    status =
+        RunServiceCommand<InvoicingClient>(&ParseInvoicingCommand, *args, environment, out, err);
+  } else if (command == "report") {
+    status = RunServiceCommand<ReportingClient>(&ParseReportCommand, *args, environment, out, err);
   } else if (command == "seed-demo") {
     status = SeedDemoCommand(*args, environment, out);
   } else {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "google/protobuf/util/json_util.h"
 #include "tools/tahectl/client.h"
 #include "tools/tahectl/parse.h"
 
@@ -40,6 +41,19 @@ absl::StatusOr<std::string> ReadInput(absl::string_view setting, const std::stri
   }
   contents << file.rdbuf();
   return contents.str();
+}
+
+absl::Status ParseJsonInput(const std::string& path, absl::string_view text, absl::string_view what,
+                            google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(text.data(), text.size()), message, options);
+  if (!status.ok()) {
+    return UsageError(absl::StrCat(path == "-" ? "(stdin)" : path, ": not a JSON ", what, ": ",
+                                   std::string(status.message())));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status FileProblems(absl::string_view path, const std::vector<CsvProblem>& problems) {

@@ -27,6 +27,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message.h"
 #include "tools/tahectl/args.h"
 #include "tools/tahectl/csv.h"
 #include "tools/tahectl/format.h"
@@ -73,6 +74,27 @@ std::string RequestIdOf(const Args& args);
 // cannot be read.
 absl::StatusOr<std::string> ReadInput(absl::string_view setting, const std::string& path,
                                       std::istream& in);
+
+// `text` (read from `path`; "-" is stdin) in protobuf's JSON mapping into `message`, unknown
+// fields refused; a usage error "PATH: not a JSON WHAT: ..." otherwise.
+absl::Status ParseJsonInput(const std::string& path, absl::string_view text, absl::string_view what,
+                            google::protobuf::Message* message);
+
+// A message in the JSON mapping, read whole from `path` (- = stdin); a usage error naming the
+// file and what it should hold otherwise.
+template <typename Message>
+absl::StatusOr<Message> JsonFile(absl::string_view command, const std::string& path,
+                                 absl::string_view what, std::istream& in) {
+  absl::StatusOr<std::string> json = ReadInput(command, path, in);
+  if (!json.ok()) {
+    return json.status();
+  }
+  Message message;
+  if (absl::Status s = ParseJsonInput(path, *json, what, &message); !s.ok()) {
+    return s;
+  }
+  return message;
+}
 
 // A file's problems as one usage error, at most kMaxProblemsShown of them:
 // "PATH: 2 problems, nothing was imported:\n  row 3, column x: ...".

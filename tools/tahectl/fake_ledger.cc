@@ -312,6 +312,51 @@ grpc::Status FakeLedger::PostEntry(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status FakeLedger::ReverseEntry(grpc::ServerContext* context,
+                                      const v1::ReverseEntryRequest* request,
+                                      v1::PostEntryResponse* response) {
+  absl::MutexLock lock(&mu_);
+  Tenant* tenant = nullptr;
+  bool replayed = false;
+  if (grpc::Status s = Admit(context, "ReverseEntry", &tenant); !s.ok()) {
+    return s;
+  }
+  if (grpc::Status s = CheckReplay(*tenant, "ReverseEntry", request->request_id(), *request,
+                                   response, &replayed);
+      !s.ok() || replayed) {
+    response->set_replayed(replayed);
+    return s;
+  }
+  const int64_t sequence = request->sequence();
+  if (sequence < 1 || sequence > static_cast<int64_t>(tenant->entries.size())) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("entry ", sequence));
+  }
+  if (tenant->entries[sequence - 1].reversed_by_sequence() != 0) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("entry ", sequence, " is already reversed"));
+  }
+  v1::Entry reversal = tenant->entries[sequence - 1];
+  reversal.set_sequence(static_cast<int64_t>(tenant->entries.size()) + 1);
+  if (!request->reversal_date().empty()) {
+    reversal.set_entry_date(request->reversal_date());
+  }
+  reversal.set_description(request->description().empty()
+                               ? absl::StrCat("Reversal of entry ", sequence)
+                               : request->description());
+  for (v1::EntryLine& line : *reversal.mutable_lines()) {
+    line.mutable_amount()->set_amount_minor(-line.amount().amount_minor());
+  }
+  reversal.set_reverses_sequence(sequence);
+  reversal.set_request_id(request->request_id());
+  reversal.set_hash(absl::StrCat("hash", reversal.sequence()));
+  reversal.set_previous_hash(absl::StrCat("hash", sequence));
+  tenant->entries[sequence - 1].set_reversed_by_sequence(reversal.sequence());
+  tenant->entries.push_back(reversal);
+  *response->mutable_entry() = reversal;
+  Remember(*tenant, "ReverseEntry", request->request_id(), *request, *response);
+  return grpc::Status::OK;
+}
+
 grpc::Status FakeLedger::ListEntries(grpc::ServerContext* context,
                                      const v1::ListEntriesRequest* request,
                                      v1::ListEntriesResponse* response) {

@@ -67,6 +67,9 @@ class FakeLedger final : public tahe::ledger::v1::LedgerService::Service {
   grpc::Status PostEntry(grpc::ServerContext* context,
                          const tahe::ledger::v1::PostEntryRequest* request,
                          tahe::ledger::v1::PostEntryResponse* response) override;
+  grpc::Status ReverseEntry(grpc::ServerContext* context,
+                            const tahe::ledger::v1::ReverseEntryRequest* request,
+                            tahe::ledger::v1::PostEntryResponse* response) override;
   grpc::Status ListEntries(grpc::ServerContext* context,
                            const tahe::ledger::v1::ListEntriesRequest* request,
                            tahe::ledger::v1::ListEntriesResponse* response) override;

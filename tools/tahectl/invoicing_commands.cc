@@ -15,7 +15,6 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "libs/status/status.h"
 #include "tools/tahectl/invoicing_csv.h"
 #include "tools/tahectl/parse.h"
@@ -592,24 +591,6 @@ absl::StatusOr<std::string> ImportPath(const Args& args, absl::string_view comma
     return UsageError(absl::StrCat(command, ": give the file as --file PATH (or PATH), once"));
   }
   return given_as_operand ? words[operand] : *args.Value("file");
-}
-
-// A message in the JSON mapping, read whole from `path` (- = stdin); a usage error naming the
-// file and what it should hold otherwise.
-template <typename Message>
-absl::StatusOr<Message> JsonFile(absl::string_view command, const std::string& path,
-                                 absl::string_view what, std::istream& in) {
-  ASSIGN_OR_RETURN(std::string json, ReadInput(command, path, in));
-  Message message;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), &message, options);
-  if (!status.ok()) {
-    return UsageError(absl::StrCat(path == "-" ? "(stdin)" : path, ": not a JSON ", what, ": ",
-                                   std::string(status.message())));
-  }
-  return message;
 }
 
 // Every page of a listing, the responses' items appended into the first.

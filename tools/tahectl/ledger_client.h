@@ -39,6 +39,8 @@ class LedgerClient {
       const tahe::ledger::v1::ListPeriodsRequest& request);
   absl::StatusOr<tahe::ledger::v1::PostEntryResponse> PostEntry(
       const tahe::ledger::v1::PostEntryRequest& request);
+  absl::StatusOr<tahe::ledger::v1::PostEntryResponse> ReverseEntry(
+      const tahe::ledger::v1::ReverseEntryRequest& request);
   absl::StatusOr<tahe::ledger::v1::ListEntriesResponse> ListEntries(
       const tahe::ledger::v1::ListEntriesRequest& request);
   absl::StatusOr<tahe::ledger::v1::GetAccountBalanceResponse> GetAccountBalance(

@@ -179,6 +179,19 @@ absl::Status PostEntryCommand(LedgerClient& ledger, const v1::PostEntryRequest& 
   return absl::OkStatus();
 }
 
+absl::Status ReverseEntryCommand(LedgerClient& ledger, const v1::ReverseEntryRequest& request,
+                                 OutputFormat format, std::ostream& out) {
+  ASSIGN_OR_RETURN(v1::PostEntryResponse posted, ledger.ReverseEntry(request));
+  if (format == OutputFormat::kJson) {
+    PrintJson(posted, out);
+    return absl::OkStatus();
+  }
+  out << (posted.replayed() ? "replayed" : "posted") << " reversal #" << posted.entry().sequence()
+      << " of entry #" << request.sequence() << " (request id " << request.request_id() << ")\n";
+  PrintEntry(posted.entry(), out);
+  return absl::OkStatus();
+}
+
 absl::Status AccountBalanceCommand(LedgerClient& ledger,
                                    const v1::GetAccountBalanceRequest& request, OutputFormat format,
                                    std::ostream& out) {

@@ -62,6 +62,11 @@ absl::Status PostEntryCommand(LedgerClient& ledger,
                               const tahe::ledger::v1::PostEntryRequest& request,
                               OutputFormat format, std::ostream& out);
 
+// Posts the reversal of an entry; prints it like PostEntryCommand.
+absl::Status ReverseEntryCommand(LedgerClient& ledger,
+                                 const tahe::ledger::v1::ReverseEntryRequest& request,
+                                 OutputFormat format, std::ostream& out);
+
 absl::Status AccountBalanceCommand(LedgerClient& ledger,
                                    const tahe::ledger::v1::GetAccountBalanceRequest& request,
                                    OutputFormat format, std::ostream& out);

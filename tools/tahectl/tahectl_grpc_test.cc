@@ -266,6 +266,50 @@ TEST_CASE("post, trial-balance, entries and verify-chain work end to end") {
   CHECK(chain.out == "hash chain OK: 1 entries, head hash1\n");
 }
 
+TEST_CASE("ledger reverse posts the negated entry once and checks its operand") {
+  Servers servers;
+  const auto run = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--tenant", "lahti"});
+    return servers.Run(args);
+  };
+  REQUIRE(run({"ledger", "load-template"}).code == kExitOk);
+  REQUIRE(run({"ledger", "open-period", "2025-03"}).code == kExitOk);
+  REQUIRE(run({"ledger", "post", "--date", "2025-03-05", "--description", "Tilitys", "--line",
+               "1910:10.00", "--line", "5000:-10.00"})
+              .code == kExitOk);
+
+  Result reversed =
+      run({"ledger", "reverse", "1", "--date", "2025-03-31", "--request-id", "rev-1"});
+  REQUIRE(reversed.code == kExitOk);
+  CHECK(reversed.out.rfind("posted reversal #2 of entry #1 (request id rev-1)\n", 0) == 0);
+  CHECK(reversed.out.find("(reverses #1)") != std::string::npos);
+  CHECK(reversed.out.find("1910     -10.00  EUR") != std::string::npos);
+  CHECK(reversed.out.find("5000      10.00  EUR") != std::string::npos);
+  CHECK(reversed.out.find("2025-03-31") != std::string::npos);
+  // The same request id replays; another is refused, the entry being reversed already.
+  CHECK(run({"ledger", "reverse", "1", "--date", "2025-03-31", "--request-id", "rev-1"})
+            .out.rfind("replayed reversal #2", 0) == 0);
+  Result again = run({"ledger", "reverse", "1"});
+  CHECK(again.code == kExitFailure);
+  CHECK(again.err.rfind("tahectl: FAILED_PRECONDITION: ReverseEntry: ", 0) == 0);
+
+  Result balance = run({"ledger", "trial-balance", "--period", "2025-03"});
+  REQUIRE(balance.code == kExitOk);
+  // Both sides of each account, netting to zero.
+  CHECK(balance.out.find("1910     Rahat ja pankkisaamiset  ASSET   10.00   10.00  0.00") !=
+        std::string::npos);
+  CHECK(balance.out.find("5000     Verotulot                INCOME  10.00   10.00  0.00") !=
+        std::string::npos);
+
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"ledger", "reverse"},
+                                              {"ledger", "reverse", "0"},
+                                              {"ledger", "reverse", "x1"},
+                                              {"ledger", "reverse", "1", "--date", "31.3.2025"}}) {
+    Result usage = run(bad);
+    CHECK(usage.code == kExitUsage);
+  }
+}
+
 TEST_CASE("entries follows page tokens to the end") {
   Servers servers;
   REQUIRE(servers.Run({"seed-demo", "--tenants", "phhyky", "--today", "2025-03-10"}).code ==
