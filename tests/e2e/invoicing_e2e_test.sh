@@ -35,64 +35,15 @@ xsd=${TAHE_CAMT054_XSD:-${root}/third_party/schemas/camt/camt.054.001.02.xsd}
 source "${root}/tests/pg/lib.sh"
 # shellcheck source=tests/e2e/reporting_lib.sh
 source "${root}/tests/e2e/reporting_lib.sh"
-state=$(mktemp -d "${TMPDIR:-/tmp}/tahe-e2e-invoicing.XXXXXX")
-chmod 755 "${state}" # PostgreSQL may run as the postgres user when we are root
-export TAHE_LOCAL_DIR=${state} TAHE_BUILD_DIR=${build} TAHE_LOCAL_ENV=/dev/null
-unset TAHE_API_KEY TAHE_API_KEY_FILE TAHE_ADMIN_API_KEY TAHE_ADMIN_API_KEY_FILE TAHE_TENANT \
-  TAHE_GATEWAY_ADDR TAHE_LEDGER_ADDR TAHE_INTERNAL_TOKEN TAHE_INTERNAL_TOKEN_FILE
-restarted=()
+# shellcheck source=tests/e2e/e2e_lib.sh
+source "${root}/tests/e2e/e2e_lib.sh"
+e2e_begin invoicing
 WAIT_SECONDS=180
-
-cleanup() {
-  local status=$? pid log
-  for pid in "${restarted[@]}"; do
-    kill -TERM "${pid}" 2>/dev/null || true
-  done
-  if ((status != 0)); then
-    for log in "${state}"/logs/*.log; do
-      [[ -f "${log}" ]] || continue
-      echo "--- ${log}" >&2
-      tail -n 40 "${log}" >&2 || true
-    done
-  fi
-  bash "${root}/deploy/local/run.sh" --stop >/dev/null 2>&1 || true
-  rm -rf "${state}"
-  exit "${status}"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-step() { echo "invoicing e2e: --- $*"; }
 
 [[ -x "${tahectl}" && -x "${camt054}" ]] || fail "build tahectl and tahe_e2e_camt054 in ${build}"
 
-# json_get JSON EXPR: EXPR evaluated in Python with the parsed JSON as d.
-json_get() {
-  python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" <<<"$1"
-}
-
-# until_true SECONDS DESCRIPTION COMMAND...: runs COMMAND every half second until it succeeds.
-until_true() {
-  local seconds=$1 what=$2 deadline
-  shift 2
-  deadline=$((SECONDS + seconds))
-  until "$@"; do
-    ((SECONDS < deadline)) || fail "${what}: not so after ${seconds}s"
-    sleep 0.5
-  done
-}
-
 step "the suite comes up (run.sh --detach)"
-bash "${root}/deploy/local/run.sh" --detach --no-build >"${state}/launcher.out" 2>&1 || {
-  cat "${state}/launcher.out" >&2
-  fail "run.sh --detach failed"
-}
-export TAHE_LOCAL_ENV=${state}/local.env
+e2e_start_suite
 T=("${tahectl}" --tenant lahti --timeout 60s)
 I=("${T[@]}" invoicing)
 
@@ -308,22 +259,12 @@ after: ${after}"
 
 # --- 6. Killed between issue and delivery ------------------------------------------------------
 step "6. the ledger down during issue, invoicing killed before delivery: posted exactly once"
-cmdline_of() { tr '\0' '\n' <"/proc/$1/cmdline"; }
-restart() {
-  local name=$1 args=()
-  mapfile -t args <"${state}/${name}.cmdline"
-  PGPASSFILE="${state}/secrets/pgpass" setsid "${args[@]}" >>"${state}/logs/${name}.log" 2>&1 \
-    </dev/null &
-  restarted+=($!)
-  echo $! >"${state}/run/${name}.pid" # run.sh --stop stops it like the others
-}
-serving() { "${tahectl}" --addr "$1" --timeout 2s health >/dev/null 2>&1; }
 "${I[@]}" invoice create --invoice-id E2E-C --customer ORG-1 --delivery-date 2025-05-02 \
   --line KOTIHOITO:1 --request-id e2e-create-c >/dev/null || fail "create C"
 ledger_pid=$(<"${state}/run/ledger-paijat-hame.pid")
 invoicing_pid=$(<"${state}/run/invoicing-paijat-hame.pid")
-cmdline_of "${ledger_pid}" >"${state}/ledger-paijat-hame.cmdline"
-cmdline_of "${invoicing_pid}" >"${state}/invoicing-paijat-hame.cmdline"
+remember_cmdline ledger-paijat-hame
+remember_cmdline invoicing-paijat-hame
 ledger_addr=$(grep '^TAHE_LEDGER_ADDR_PAIJAT_HAME=' "${state}/local.env" | cut -d= -f2-)
 invoicing_addr=$(grep '^TAHE_INVOICING_ADDR_PAIJAT_HAME=' "${state}/local.env" | cut -d= -f2-)
 kill -KILL "${ledger_pid}"

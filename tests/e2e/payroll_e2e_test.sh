@@ -18,54 +18,12 @@ build=${TAHE_BUILD_DIR:-${root}/build}
 tahectl=${build}/tools/tahectl/tahectl
 # shellcheck source=tests/e2e/reporting_lib.sh
 source "${root}/tests/e2e/reporting_lib.sh"
-state=$(mktemp -d "${TMPDIR:-/tmp}/tahe-e2e-payroll.XXXXXX")
-chmod 755 "${state}" # PostgreSQL may run as the postgres user when we are root
-export TAHE_LOCAL_DIR=${state} TAHE_BUILD_DIR=${build} TAHE_LOCAL_ENV=/dev/null
-restarted=()
+# shellcheck source=tests/e2e/e2e_lib.sh
+source "${root}/tests/e2e/e2e_lib.sh"
+e2e_begin payroll
 
-cleanup() {
-  local status=$? pid
-  for pid in "${restarted[@]}"; do
-    kill -TERM "${pid}" 2>/dev/null || true
-  done
-  if ((status != 0)); then
-    for log in "${state}"/logs/*.log; do
-      echo "--- ${log}" >&2
-      tail -n 30 "${log}" >&2 || true
-    done
-  fi
-  bash "${root}/deploy/local/run.sh" --stop >/dev/null 2>&1 || true
-  rm -rf "${state}"
-  exit "${status}"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-json_get() {
-  python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" <<<"$1"
-}
-
-bash "${root}/deploy/local/run.sh" --detach --no-build >"${state}/launcher.out" 2>&1 ||
-  {
-    cat "${state}/launcher.out" >&2
-    fail "run.sh --detach failed"
-  }
-export TAHE_LOCAL_ENV=${state}/local.env
+e2e_start_suite
 T=("${tahectl}" --tenant lahti --timeout 30s)
-
-# The command line and environment a process was started with, to start it again the same way.
-cmdline_of() { tr '\0' '\n' <"/proc/$1/cmdline"; }
-restart() {
-  local name=$1 args=()
-  mapfile -t args <"${state}/${name}.cmdline"
-  PGPASSFILE="${state}/secrets/pgpass" setsid "${args[@]}" >>"${state}/logs/${name}.log" 2>&1 \
-    </dev/null &
-  restarted+=($!)
-}
 
 cat >"${state}/employees.csv" <<'CSV'
 employee_number,first_name,last_name,personal_identity_code,iban,start_date,cost_centre,salary_basis,monthly_salary,hourly_rate,pension_scheme,union_fee_percent
@@ -92,8 +50,8 @@ net=$(json_get "$("${T[@]}" --json payroll run get "${run}")" "d['totals']['netP
 # 1. The ledger down during approval.
 ledger_pid=$(<"${state}/run/ledger-paijat-hame.pid")
 payroll_pid=$(<"${state}/run/payroll-paijat-hame.pid")
-cmdline_of "${ledger_pid}" >"${state}/ledger-paijat-hame.cmdline"
-cmdline_of "${payroll_pid}" >"${state}/payroll-paijat-hame.cmdline"
+remember_cmdline ledger-paijat-hame
+remember_cmdline payroll-paijat-hame
 kill -KILL "${ledger_pid}"
 "${T[@]}" payroll run approve "${run}" --request-id e2e-approve >/dev/null || fail "approve"
 deadline=$((SECONDS + 30))

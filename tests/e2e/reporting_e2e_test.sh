@@ -26,62 +26,15 @@ check=${root}/tests/e2e/reporting_check.py
 source "${root}/tests/pg/lib.sh"
 # shellcheck source=tests/e2e/reporting_lib.sh
 source "${root}/tests/e2e/reporting_lib.sh"
-state=$(mktemp -d "${TMPDIR:-/tmp}/tahe-e2e-reporting.XXXXXX")
-chmod 755 "${state}" # PostgreSQL may run as the postgres user when we are root
-export TAHE_LOCAL_DIR=${state} TAHE_BUILD_DIR=${build} TAHE_LOCAL_ENV=/dev/null
-unset TAHE_API_KEY TAHE_API_KEY_FILE TAHE_ADMIN_API_KEY TAHE_ADMIN_API_KEY_FILE TAHE_TENANT \
-  TAHE_GATEWAY_ADDR TAHE_LEDGER_ADDR TAHE_INTERNAL_TOKEN TAHE_INTERNAL_TOKEN_FILE
-restarted=()
+# shellcheck source=tests/e2e/e2e_lib.sh
+source "${root}/tests/e2e/e2e_lib.sh"
+e2e_begin reporting
 WAIT_SECONDS=180
-
-cleanup() {
-  local status=$? pid log
-  for pid in "${restarted[@]}"; do
-    kill -TERM "${pid}" 2>/dev/null || true
-  done
-  if ((status != 0)); then
-    for log in "${state}"/logs/*.log; do
-      [[ -f "${log}" ]] || continue
-      echo "--- ${log}" >&2
-      tail -n 40 "${log}" >&2 || true
-    done
-  fi
-  bash "${root}/deploy/local/run.sh" --stop >/dev/null 2>&1 || true
-  rm -rf "${state}"
-  exit "${status}"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-step() { echo "reporting e2e: --- $*"; }
 
 [[ -x "${tahectl}" ]] || fail "build tahectl in ${build}"
 
-json_get() {
-  python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" <<<"$1"
-}
-
-until_true() {
-  local seconds=$1 what=$2 deadline
-  shift 2
-  deadline=$((SECONDS + seconds))
-  until "$@"; do
-    ((SECONDS < deadline)) || fail "${what}: not so after ${seconds}s"
-    sleep 0.5
-  done
-}
-
 step "the suite comes up (run.sh --detach, with the demo)"
-bash "${root}/deploy/local/run.sh" --detach --no-build >"${state}/launcher.out" 2>&1 || {
-  cat "${state}/launcher.out" >&2
-  fail "run.sh --detach failed"
-}
-export TAHE_LOCAL_ENV=${state}/local.env
+e2e_start_suite
 year=$(date +%Y)
 last_year=$((year - 1))
 month=$(date +%m)
@@ -165,20 +118,10 @@ TAHE_API_KEY= "${tahectl}" --api-key-file "${state}/lahti.key" report trial-bala
 
 # --- 4. Killed mid-feed --------------------------------------------------------------------------
 step "4. reporting killed while entries are posted and while it catches up: the same reports"
-cmdline_of() { tr '\0' '\n' <"/proc/$1/cmdline"; }
-restart() {
-  local name=$1 args=()
-  mapfile -t args <"${state}/${name}.cmdline"
-  PGPASSFILE="${state}/secrets/pgpass" setsid "${args[@]}" >>"${state}/logs/${name}.log" 2>&1 \
-    </dev/null &
-  restarted+=($!)
-  echo $! >"${state}/run/${name}.pid" # run.sh --stop stops it like the others
-}
 name=reporting-paijat-hame
 reporting_pid=$(<"${state}/run/${name}.pid")
-cmdline_of "${reporting_pid}" >"${state}/${name}.cmdline"
-reporting_addr=$(grep '^TAHE_REPORTING_ADDR_PAIJAT_HAME=' "${state}/local.env" | cut -d= -f2-)
-serving() { "${tahectl}" --addr "$1" --timeout 2s health >/dev/null 2>&1; }
+remember_cmdline "${name}"
+reporting_addr=$(local_env TAHE_REPORTING_ADDR_PAIJAT_HAME)
 post_batch() {
   local first=$1 count=$2 i
   for ((i = first; i < first + count; i++)); do
