@@ -107,6 +107,7 @@ const absl::flat_hash_map<absl::string_view, absl::string_view>& MethodRoles() {
       {"/tahe.payroll.v1.PayrollService/SetTaxCard", kRolePayrollAdmin},
       {"/tahe.payroll.v1.PayrollService/SetPayrollSettings", kRolePayrollAdmin},
       {"/tahe.payroll.v1.PayrollService/LoadRateTable", kRoleAdmin},
+      {"/tahe.invoicing.v1.InvoicingService/SetReferenceRate", kRoleAdmin},
   };
   return *roles;
 }

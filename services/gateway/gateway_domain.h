@@ -92,7 +92,8 @@ inline constexpr char kAdminService[] = "tahe.gateway.v1.AdminService";
 //   tahe.payroll.v1.*                payroll.run, except UpsertEmployee, ImportEmployees,
 //                                    SetTaxCard, SetPayrollSettings -> payroll.admin and
 //                                    LoadRateTable -> admin (rates shared by the whole cell)
-//   tahe.invoicing.v1.*              invoicing.write
+//   tahe.invoicing.v1.*              invoicing.write, except SetReferenceRate -> admin (the
+//                                    reference rates are shared by the whole cell)
 //   tahe.reporting.v1.*              reports.read
 //   tahe.gateway.v1.AdminService/*   admin
 // Methods for the services of a cell only (tahe.ledger.v1.LedgerService/ListFeedTenants) are

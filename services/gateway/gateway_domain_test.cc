@@ -122,6 +122,9 @@ TEST_CASE("required role of each method", "[roles]") {
       {"/tahe.invoicing.v1.InvoicingService/IssueInvoice", "invoicing.write"},
       {"/tahe.invoicing.v1.InvoicingService/GetInvoice", "invoicing.write"},
       {"/tahe.invoicing.v1.InvoicingService/ImportPayments", "invoicing.write"},
+      // The cell's reference rates: the operator's admin role; reading them is a read.
+      {"/tahe.invoicing.v1.InvoicingService/SetReferenceRate", "admin"},
+      {"/tahe.invoicing.v1.InvoicingService/ListReferenceRates", "invoicing.write"},
   };
   for (const Row& row : table) {
     INFO(row.method);

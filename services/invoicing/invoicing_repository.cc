@@ -28,6 +28,7 @@
 #include "absl/time/clock.h"
 #include "libs/dates/dates.h"
 #include "libs/fi/reference.h"
+#include "libs/log/log.h"
 #include "libs/pg/binary_array.h"
 #include "libs/pg/idempotency.h"
 #include "libs/status/status.h"
@@ -1986,6 +1987,97 @@ absl::StatusOr<v1::Payment> InvoicingRepository::AllocatePayment(
 
 // --- reminders and ageing ------------------------------------------------------------------------
 
+// --- reference rates -----------------------------------------------------------------------------
+
+namespace {
+
+// The rates in force: the built-in table with the loaded rows over it, by half-year.
+std::vector<ReferenceRate> RatesInForce(pqxx::work& tx, std::vector<bool>* loaded = nullptr) {
+  std::map<std::pair<int, int>, std::pair<ReferenceRate, bool>> by_half;
+  for (const ReferenceRate& rate : BuiltInReferenceRates()) {
+    by_half[{rate.year, rate.half}] = {rate, false};
+  }
+  for (const auto& row :
+       tx.exec("SELECT year, half, rate_hundredths, provisional FROM reference_rates")) {
+    ReferenceRate rate{.year = row[0].as<int>(),
+                       .half = row[1].as<int>(),
+                       .hundredths_of_percent = row[2].as<int32_t>(),
+                       .provisional = row[3].as<bool>()};
+    by_half[{rate.year, rate.half}] = {rate, true};
+  }
+  std::vector<ReferenceRate> rates;
+  for (const auto& [half, rate] : by_half) {
+    rates.push_back(rate.first);
+    if (loaded != nullptr) loaded->push_back(rate.second);
+  }
+  return rates;
+}
+
+v1::ReferenceRate ToProto(const ReferenceRate& rate, bool loaded) {
+  v1::ReferenceRate out;
+  out.set_year(rate.year);
+  out.set_half(rate.half);
+  out.set_rate_hundredths(rate.hundredths_of_percent);
+  out.set_provisional(rate.provisional);
+  out.set_source(loaded ? "loaded" : "built-in");
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ReferenceRate> InvoicingRepository::SetReferenceRate(
+    const CallContext& call, const v1::SetReferenceRateRequest& req) {
+  RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
+  const v1::ReferenceRate& rate = req.rate();
+  if (rate.year() < 2000 || rate.year() > 2100) {
+    return InvalidField("rate.year", "must be 2000-2100");
+  }
+  if (rate.half() != 1 && rate.half() != 2) {
+    return InvalidField("rate.half", "must be 1 (January-June) or 2 (July-December)");
+  }
+  if (rate.rate_hundredths() < 0 || rate.rate_hundredths() > 5000) {
+    return InvalidField("rate.rate_hundredths", "must be 0-5000 (hundredths of a percent)");
+  }
+  if (!rate.source().empty()) {
+    return InvalidField("rate.source", "set by the service; leave it empty");
+  }
+  return pg::InTenantTransaction<v1::ReferenceRate>(
+      *pool_, call.tenant, Tx(call), [&](pqxx::work& tx) {
+        return pg::Idempotent<v1::ReferenceRate>(
+            tx, Key(call, req.request_id()), "SetReferenceRate", req,
+            [&]() -> absl::StatusOr<v1::ReferenceRate> {
+              tx.exec_params(
+                  "INSERT INTO reference_rates (year, half, rate_hundredths, provisional)"
+                  " VALUES ($1, $2, $3, $4) ON CONFLICT (year, half) DO UPDATE SET"
+                  " rate_hundredths = excluded.rate_hundredths,"
+                  " provisional = excluded.provisional, loaded_at = now()",
+                  rate.year(), rate.half(), rate.rate_hundredths(), rate.provisional());
+              log::Info(
+                  "reference rate loaded",
+                  call.LogFields({{"half_year", HalfYearName(rate.year(), rate.half())},
+                                  {"rate_hundredths", absl::StrCat(rate.rate_hundredths())}}));
+              v1::ReferenceRate stored = rate;
+              stored.set_source("loaded");
+              return stored;
+            });
+      });
+}
+
+absl::StatusOr<v1::ListReferenceRatesResponse> InvoicingRepository::ListReferenceRates(
+    const CallContext& call) {
+  return pg::InTenantTransaction<v1::ListReferenceRatesResponse>(
+      *pool_, call.tenant, Tx(call, true),
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListReferenceRatesResponse> {
+        std::vector<bool> loaded;
+        std::vector<ReferenceRate> rates = RatesInForce(tx, &loaded);
+        v1::ListReferenceRatesResponse resp;
+        for (size_t i = 0; i < rates.size(); ++i) {
+          *resp.add_rates() = ToProto(rates[i], loaded[i]);
+        }
+        return resp;
+      });
+}
+
 absl::StatusOr<v1::ReminderRound> InvoicingRepository::RunReminderRound(
     const CallContext& call, const v1::RunReminderRoundRequest& req) {
   RETURN_IF_ERROR(ValidateRequestId("request_id", req.request_id()));
@@ -2000,6 +2092,7 @@ absl::StatusOr<v1::ReminderRound> InvoicingRepository::RunReminderRound(
             tx, Key(call, req.request_id()), "RunReminderRound", req,
             [&]() -> absl::StatusOr<v1::ReminderRound> {
               ASSIGN_OR_RETURN(v1::InvoicingSettings settings, LoadSettings(tx, call.tenant));
+              const std::vector<ReferenceRate> rates = RatesInForce(tx);
               v1::ReminderRound round;
               round.set_as_of(FormatDate(as_of));
               // Invoices paid or credited in full since the last round leave invoice_keys_open.
@@ -2050,15 +2143,16 @@ absl::StatusOr<v1::ReminderRound> InvoicingRepository::RunReminderRound(
                                     .open_amount_cents = open_amount,
                                     .debtor = consumer ? Debtor::kConsumer : Debtor::kBusiness,
                                     .org_fee_cents = settings.reminder_fee_cents(),
-                                    .last_reminder_date = last_reminder}));
+                                    .last_reminder_date = last_reminder},
+                                   rates));
                 if (!decision.eligible) continue;
                 // Interest is charged for the days since it was last charged: from the due date
                 // on the first reminder, from the previous reminder on later ones.
                 const absl::CivilDay from = last_reminder.value_or(due_date);
-                ASSIGN_OR_RETURN(
-                    PenaltyInterest interest,
-                    ComputePenaltyInterest(principal, from, as_of,
-                                           consumer ? Debtor::kConsumer : Debtor::kBusiness));
+                ASSIGN_OR_RETURN(PenaltyInterest interest,
+                                 ComputePenaltyInterest(
+                                     principal, from, as_of,
+                                     consumer ? Debtor::kConsumer : Debtor::kBusiness, rates));
                 v1::Reminder* reminder = round.add_reminders();
                 reminder->set_invoice_id(id);
                 reminder->set_display_number(

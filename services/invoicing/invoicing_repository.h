@@ -183,6 +183,11 @@ class InvoicingRepository {
   absl::StatusOr<v1::ReceivablesAgeing> GetReceivablesAgeing(
       const CallContext& call, const v1::GetReceivablesAgeingRequest& req);
 
+  // The cell's reference rates: a loaded rate replaces the built-in one of its half-year.
+  absl::StatusOr<v1::ReferenceRate> SetReferenceRate(const CallContext& call,
+                                                     const v1::SetReferenceRateRequest& req);
+  absl::StatusOr<v1::ListReferenceRatesResponse> ListReferenceRates(const CallContext& call);
+
   // What the cell holds for the call's tenant (for moving an organisation to another region).
   absl::StatusOr<tahe::tenancy::v1::DescribeTenantDataResponse> DescribeTenantData(
       const CallContext& call);

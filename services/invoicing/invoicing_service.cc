@@ -232,6 +232,19 @@ grpc::ServerUnaryReactor* InvoicingService::GetReceivablesAgeing(
   TAHE_UNARY(GetReceivablesAgeing, repository_->GetReceivablesAgeing(call, *req));
 }
 
+grpc::ServerUnaryReactor* InvoicingService::SetReferenceRate(grpc::CallbackServerContext* ctx,
+                                                             const v1::SetReferenceRateRequest* req,
+                                                             v1::ReferenceRate* resp) {
+  TAHE_UNARY(SetReferenceRate, repository_->SetReferenceRate(call, *req));
+}
+
+grpc::ServerUnaryReactor* InvoicingService::ListReferenceRates(
+    grpc::CallbackServerContext* ctx, const v1::ListReferenceRatesRequest* req,
+    v1::ListReferenceRatesResponse* resp) {
+  (void)req;
+  TAHE_UNARY(ListReferenceRates, repository_->ListReferenceRates(call));
+}
+
 #undef TAHE_UNARY
 
 // --- client streams ------------------------------------------------------------------------------

@@ -142,6 +142,12 @@ class InvoicingService final : public v1::InvoicingService::CallbackService {
   grpc::ServerUnaryReactor* GetReceivablesAgeing(grpc::CallbackServerContext* ctx,
                                                  const v1::GetReceivablesAgeingRequest* req,
                                                  v1::ReceivablesAgeing* resp) override;
+  grpc::ServerUnaryReactor* SetReferenceRate(grpc::CallbackServerContext* ctx,
+                                             const v1::SetReferenceRateRequest* req,
+                                             v1::ReferenceRate* resp) override;
+  grpc::ServerUnaryReactor* ListReferenceRates(grpc::CallbackServerContext* ctx,
+                                               const v1::ListReferenceRatesRequest* req,
+                                               v1::ListReferenceRatesResponse* resp) override;
 
  private:
   class WatchReactor;

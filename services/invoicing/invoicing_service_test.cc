@@ -761,6 +761,63 @@ TEST_CASE("invoicing: a reminder round charges the fee and the penalty interest"
   CHECK(ageing.open_cents() == balances["1700"]);
 }
 
+TEST_CASE("invoicing: a reference rate loaded by the operator prices the next reminder round",
+          "[invoicing][pg]") {
+  Fixture f;
+  f.SetUpLedger();
+  f.SetUpInvoicing();
+  // 1 000.00 issued 1.6.2026, due 15.6.; on 20.7. 35 days late: 16.6.-30.6. in 2026 H1 (2.5 %,
+  // built in) and 1.7.-20.7. in 2026 H2, whose rate is not built in.
+  f.Issue(Fixture::Draft("h2", "C-1", "2026-06-01", {{"PALVELU", 1000}}), "2026-06-01");
+  v1::RunReminderRoundRequest round;
+  round.set_request_id("round-h2");
+  round.set_as_of("2026-07-20");
+  v1::ReminderRound refused;
+  grpc::Status s = f.Call(&InvoicingStub::RunReminderRound, round, &refused);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(s.error_message().find("no reference rate for 2026 H2") != std::string::npos);
+  CHECK(f.Get("h2").reminders_sent() == 0);
+
+  // The operator loads 2.00 % for 2026 H2; a bad one is refused naming the field.
+  v1::SetReferenceRateRequest bad;
+  bad.set_request_id("rate-bad");
+  bad.mutable_rate()->set_year(2026);
+  bad.mutable_rate()->set_half(3);
+  bad.mutable_rate()->set_rate_hundredths(200);
+  v1::ReferenceRate ignored;
+  s = f.Call(&InvoicingStub::SetReferenceRate, bad, &ignored);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message().find("rate.half") != std::string::npos);
+  v1::SetReferenceRateRequest load;
+  load.set_request_id("rate-2026-h2");
+  load.mutable_rate()->set_year(2026);
+  load.mutable_rate()->set_half(2);
+  load.mutable_rate()->set_rate_hundredths(200);
+  v1::ReferenceRate loaded = f.Ok(&InvoicingStub::SetReferenceRate, load);
+  CHECK(loaded.source() == "loaded");
+  CHECK(f.Ok(&InvoicingStub::SetReferenceRate, load).rate_hundredths() == 200);  // a replay
+  v1::SetReferenceRateRequest changed = load;
+  changed.mutable_rate()->set_rate_hundredths(300);
+  s = f.Call(&InvoicingStub::SetReferenceRate, changed, &ignored);
+  CHECK(s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+
+  v1::ListReferenceRatesResponse rates =
+      f.Ok(&InvoicingStub::ListReferenceRates, v1::ListReferenceRatesRequest());
+  REQUIRE(rates.rates_size() >= 2);
+  const v1::ReferenceRate& last = rates.rates(rates.rates_size() - 1);
+  CHECK((last.year() == 2026 && last.half() == 2 && last.rate_hundredths() == 200 &&
+         last.source() == "loaded"));
+  CHECK(rates.rates(0).source() == "built-in");
+
+  // 1 000.00 × (9.5 % × 15 + 9.0 % × 20) / 365 = 8.8356 → 8.84, in two segments.
+  round.set_request_id("round-h2-again");
+  v1::ReminderRound priced = f.Ok(&InvoicingStub::RunReminderRound, round);
+  REQUIRE(priced.reminders_size() == 1);
+  CHECK(priced.reminders(0).days_late() == 35);
+  CHECK(priced.reminders(0).interest_cents() == 884);
+  CHECK(!priced.reminders(0).provisional_rate());
+}
+
 // --- 4. bad input --------------------------------------------------------------------------------
 
 TEST_CASE("invoicing: bad customers, lines and files are refused naming the field, nothing written",

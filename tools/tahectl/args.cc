@@ -111,6 +111,9 @@ const std::vector<OptionSpec>& KnownOptions() {
       {"run", true, false},
       {"unmatched", false, false},
       {"amount", true, false},
+      {"half", true, false},
+      {"rate", true, false},
+      {"provisional", false, false},
       // report
       {"from", true, false},
       {"to", true, false},

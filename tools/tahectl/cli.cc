@@ -271,6 +271,13 @@ Commands:
       Default amount: as much as the payment has left and the invoice has open.
   invoicing reminders run [--as-of YYYY-MM-DD] [--request-id ID]
       Reminders for invoices at least 14 days overdue, with the fee and penalty interest.
+  invoicing reference-rates list
+  invoicing reference-rates set --year YYYY --half 1|2 --rate PERCENT [--provisional]
+                                [--request-id ID]
+      The reference rates (viitekorko) penalty interest is priced with, per half-year: the
+      built-in ones and those loaded. `set` loads a newly announced rate for every
+      organisation of the cell (a key with the role admin); it takes the built-in one's place
+      from the next reminder round on.
   invoicing ageing [--as-of YYYY-MM-DD]
       Invoicing commands need a tenant like the ledger's and a key with the role
       invoicing.write. No progress is drawn with --json.

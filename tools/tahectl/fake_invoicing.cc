@@ -982,6 +982,33 @@ grpc::Status FakeInvoicing::RunReminderRound(grpc::ServerContext* context,
       });
 }
 
+grpc::Status FakeInvoicing::SetReferenceRate(grpc::ServerContext* context,
+                                             const v1::SetReferenceRateRequest* request,
+                                             v1::ReferenceRate* response) {
+  return Mutate(context, "SetReferenceRate", request, response,
+                [&](Tenant*) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> grpc::Status {
+                  const v1::ReferenceRate& rate = request->rate();
+                  if (rate.half() != 1 && rate.half() != 2) {
+                    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "rate.half: 1 or 2");
+                  }
+                  *response = rate;
+                  response->set_source("loaded");
+                  reference_rates_[{rate.year(), rate.half()}] = *response;
+                  return grpc::Status::OK;
+                });
+}
+
+grpc::Status FakeInvoicing::ListReferenceRates(grpc::ServerContext* context,
+                                               const v1::ListReferenceRatesRequest* request,
+                                               v1::ListReferenceRatesResponse* response) {
+  FAKE_QUERY(ListReferenceRates)
+  (void)tenant;
+  for (const auto& [half, rate] : reference_rates_) {
+    *response->add_rates() = rate;
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status FakeInvoicing::GetReceivablesAgeing(grpc::ServerContext* context,
                                                  const v1::GetReceivablesAgeingRequest* request,
                                                  v1::ReceivablesAgeing* response) {

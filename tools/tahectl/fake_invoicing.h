@@ -136,6 +136,12 @@ class FakeInvoicing final : public tahe::invoicing::v1::InvoicingService::Servic
   grpc::Status GetReceivablesAgeing(grpc::ServerContext* context,
                                     const tahe::invoicing::v1::GetReceivablesAgeingRequest* request,
                                     tahe::invoicing::v1::ReceivablesAgeing* response) override;
+  grpc::Status SetReferenceRate(grpc::ServerContext* context,
+                                const tahe::invoicing::v1::SetReferenceRateRequest* request,
+                                tahe::invoicing::v1::ReferenceRate* response) override;
+  grpc::Status ListReferenceRates(
+      grpc::ServerContext* context, const tahe::invoicing::v1::ListReferenceRatesRequest* request,
+      tahe::invoicing::v1::ListReferenceRatesResponse* response) override;
 
  private:
   struct Stored {
@@ -196,6 +202,9 @@ class FakeInvoicing final : public tahe::invoicing::v1::InvoicingService::Servic
   std::vector<CallRecord> calls_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> identity_codes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> payment_files_ ABSL_GUARDED_BY(mu_);
+  // The cell's loaded reference rates, by (year, half).
+  std::map<std::pair<int, int>, tahe::invoicing::v1::ReferenceRate> reference_rates_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tahe::tahectl

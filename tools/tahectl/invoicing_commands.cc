@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -76,6 +77,8 @@ TAHECTL_INVOICING_UNARY(ListPayments, ListPaymentsRequest, ListPaymentsResponse)
 TAHECTL_INVOICING_UNARY(AllocatePayment, AllocatePaymentRequest, Payment)
 TAHECTL_INVOICING_UNARY(RunReminderRound, RunReminderRoundRequest, ReminderRound)
 TAHECTL_INVOICING_UNARY(GetReceivablesAgeing, GetReceivablesAgeingRequest, ReceivablesAgeing)
+TAHECTL_INVOICING_UNARY(SetReferenceRate, SetReferenceRateRequest, ReferenceRate)
+TAHECTL_INVOICING_UNARY(ListReferenceRates, ListReferenceRatesRequest, ListReferenceRatesResponse)
 
 #undef TAHECTL_INVOICING_UNARY
 
@@ -441,6 +444,21 @@ void PrintReminderRound(const v1::ReminderRound& round, std::ostream& out) {
   table.AddSeparator();
   table.AddRow({"Total", "", "", "", "", FormatEuros(round.fees_cents()),
                 FormatEuros(round.interest_cents()), ""});
+  table.Print(out);
+}
+
+// Hundredths of a percent as a percentage: 250 -> "2.50 %".
+std::string RateText(int32_t hundredths) {
+  return absl::StrFormat("%d.%02d %%", hundredths / 100, hundredths % 100);
+}
+
+void PrintReferenceRates(const v1::ListReferenceRatesResponse& rates, std::ostream& out) {
+  Table table({"Half-year", "Reference rate", "Provisional", "Source"},
+              {Align::kLeft, Align::kRight, Align::kLeft, Align::kLeft});
+  for (const v1::ReferenceRate& rate : rates.rates()) {
+    table.AddRow({absl::StrCat(rate.year(), " H", rate.half()), RateText(rate.rate_hundredths()),
+                  rate.provisional() ? "yes" : "", rate.source()});
+  }
   table.Print(out);
 }
 
@@ -1314,7 +1332,7 @@ absl::StatusOr<InvoicingCommand> ParseInvoicingCommand(const Args& args, std::is
   const std::vector<std::string>& words = args.positional();
   constexpr absl::string_view kSynopsis =
       "usage: tahectl invoicing settings|customers|products|invoice|billing|payments|reminders|"
-      "ageing ...  (see tahectl --help)";
+      "reference-rates|ageing ...  (see tahectl --help)";
   if (words.size() < 2) {
     return UsageError(kSynopsis);
   }
@@ -1378,6 +1396,57 @@ absl::StatusOr<InvoicingCommand> ParseInvoicingCommand(const Args& args, std::is
                                            : PrintAgeing(ageing, output.out);
       return absl::OkStatus();
     };
+  } else if (group == "reference-rates" && verb == "list") {
+    RETURN_IF_ERROR(check({}, 3, "invoicing reference-rates list"));
+    command.run = [](InvoicingClient& invoicing, const CommandOutput& output) -> absl::Status {
+      ASSIGN_OR_RETURN(v1::ListReferenceRatesResponse rates,
+                       invoicing.ListReferenceRates(v1::ListReferenceRatesRequest()));
+      output.format == OutputFormat::kJson ? PrintJson(rates, output.out)
+                                           : PrintReferenceRates(rates, output.out);
+      return absl::OkStatus();
+    };
+  } else if (group == "reference-rates" && verb == "set") {
+    constexpr absl::string_view kName = "invoicing reference-rates set";
+    RETURN_IF_ERROR(check({"year", "half", "rate", "provisional", "request-id"}, 3,
+                          "invoicing reference-rates set --year YYYY --half 1|2 --rate PERCENT "
+                          "[--provisional] [--request-id ID]"));
+    v1::SetReferenceRateRequest request;
+    request.set_request_id(RequestIdOf(args));
+    ASSIGN_OR_RETURN(std::string year, RequiredOption(args, kName, "year"));
+    ASSIGN_OR_RETURN(std::string half, RequiredOption(args, kName, "half"));
+    ASSIGN_OR_RETURN(std::string rate, RequiredOption(args, kName, "rate"));
+    int year_number = 0;
+    if (!absl::SimpleAtoi(year, &year_number) || year_number < 2000 || year_number > 2100) {
+      return UsageError(absl::StrCat(kName, ": --year: want a year 2000-2100"));
+    }
+    if (half != "1" && half != "2") {
+      return UsageError(
+          absl::StrCat(kName, ": --half: want 1 (January-June) or 2 (July-December)"));
+    }
+    absl::StatusOr<int64_t> hundredths = ParseHundredths("--rate", rate);
+    if (!hundredths.ok() || *hundredths > 5000) {
+      return UsageError(absl::StrCat(
+          kName, ": --rate: want a percentage 0-50 with at most two decimals (2.5 for 2.5 %)"));
+    }
+    request.mutable_rate()->set_year(year_number);
+    request.mutable_rate()->set_half(half == "1" ? 1 : 2);
+    request.mutable_rate()->set_rate_hundredths(static_cast<int32_t>(*hundredths));
+    request.mutable_rate()->set_provisional(args.Has("provisional"));
+    command.run = [request](InvoicingClient& invoicing,
+                            const CommandOutput& output) -> absl::Status {
+      ASSIGN_OR_RETURN(v1::ReferenceRate stored, invoicing.SetReferenceRate(request));
+      if (output.format == OutputFormat::kJson) {
+        PrintJson(stored, output.out);
+        return absl::OkStatus();
+      }
+      output.out << "reference rate of " << stored.year() << " H" << stored.half() << ": "
+                 << RateText(stored.rate_hundredths())
+                 << (stored.provisional() ? " (provisional)" : "") << " (request id "
+                 << request.request_id() << ")\n";
+      return absl::OkStatus();
+    };
+  } else if (group == "reference-rates") {
+    return UsageError(absl::StrCat("unknown command '", command.name, "' (list, set)"));
   } else if (group == "reminders") {
     return UsageError(absl::StrCat("unknown command '", command.name, "' (run)"));
   } else {

@@ -91,6 +91,10 @@ class InvoicingClient {
       const tahe::invoicing::v1::RunReminderRoundRequest& request);
   absl::StatusOr<tahe::invoicing::v1::ReceivablesAgeing> GetReceivablesAgeing(
       const tahe::invoicing::v1::GetReceivablesAgeingRequest& request);
+  absl::StatusOr<tahe::invoicing::v1::ReferenceRate> SetReferenceRate(
+      const tahe::invoicing::v1::SetReferenceRateRequest& request);
+  absl::StatusOr<tahe::invoicing::v1::ListReferenceRatesResponse> ListReferenceRates(
+      const tahe::invoicing::v1::ListReferenceRatesRequest& request);
 
   // A billing run can take minutes: its deadline is `wait`, not the settings' timeout.
   absl::StatusOr<tahe::invoicing::v1::BillingRun> RunBilling(

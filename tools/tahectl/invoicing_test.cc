@@ -317,7 +317,9 @@ TEST_CASE("Usage documents every invoicing command") {
         "invoicing payments list [--unmatched]",
         "invoicing payments allocate PAYMENT INVOICE",
         "invoicing reminders run [--as-of YYYY-MM-DD]",
-        "invoicing ageing [--as-of YYYY-MM-DD]"}) {
+        "invoicing ageing [--as-of YYYY-MM-DD]",
+        "invoicing reference-rates list",
+        "invoicing reference-rates set --year YYYY --half 1|2 --rate PERCENT"}) {
     INFO(command);
     CHECK(absl::StrContains(usage, command));
   }
@@ -783,6 +785,37 @@ TEST_CASE("payments list --unmatched shows the queue and allocate moves money to
   Result json = server.Run({"invoicing", "--json", "invoice", "show", "open"});
   // 1 000.00 - 20.00.
   CHECK(ParsedJson<v1::Invoice>(json.out).open_cents() == 98000);
+}
+
+TEST_CASE("reference-rates set sends the rate in hundredths and list prints the table") {
+  InvoicingServer server;
+  Result set = server.Run({"invoicing", "reference-rates", "set", "--year", "2026", "--half", "2",
+                           "--rate", "2.25", "--provisional", "--request-id", "rate-1"});
+  INFO(set.err);
+  REQUIRE(set.code == kExitOk);
+  CHECK(set.out == "reference rate of 2026 H2: 2.25 % (provisional) (request id rate-1)\n");
+  const auto& sent = dynamic_cast<const v1::SetReferenceRateRequest&>(
+      *server.Calls("SetReferenceRate").at(0).request);
+  CHECK(sent.rate().year() == 2026);
+  CHECK(sent.rate().half() == 2);
+  CHECK(sent.rate().rate_hundredths() == 225);
+  CHECK(sent.rate().provisional());
+  Result list = server.Run({"invoicing", "reference-rates", "list"});
+  REQUIRE(list.code == kExitOk);
+  CHECK(list.out ==
+        "Half-year  Reference rate  Provisional  Source\n"
+        "2026 H2            2.25 %  yes          loaded\n");
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"invoicing", "reference-rates", "set", "--year", "2026", "--half",
+                                 "3", "--rate", "2"},
+        {"invoicing", "reference-rates", "set", "--year", "2026", "--half", "1", "--rate", "2.255"},
+        {"invoicing", "reference-rates", "set", "--half", "1", "--rate", "2"},
+        {"invoicing", "reference-rates", "set", "--year", "1999", "--half", "1", "--rate", "2"},
+        {"invoicing", "reference-rates", "drop"}}) {
+    INFO(absl::StrJoin(bad, " "));
+    CHECK(server.Run(bad).code == kExitUsage);
+  }
+  CHECK(server.Calls("SetReferenceRate").size() == 1);
 }
 
 TEST_CASE("reminders run and ageing pass the date and print the figures") {
