@@ -92,7 +92,8 @@ declare -A ORG_BUSINESS_ID=([lahti]="0135202-4" [phhyky]="3221310-7" [vaasa]="02
 declare -A SERVICE_PREFIX=([ledger]="tahe.ledger.v1" [payroll]="tahe.payroll.v1"
   [invoicing]="tahe.invoicing.v1" [reporting]="tahe.reporting.v1")
 # The demo operator key's roles: everything but admin (the bootstrap key is the admin key).
-OPERATOR_ROLES=(ledger.read ledger.write payroll.run payroll.admin invoicing.write reports.read)
+OPERATOR_ROLES=(ledger.read ledger.write payroll.run payroll.admin invoicing.write reports.read
+  reports.write)
 
 # First ports to probe. PostgreSQL's is remembered in .tahe/ports/ and reused while free, and so
 # are the services', so that addresses stay put across restarts.

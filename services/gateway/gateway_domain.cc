@@ -88,7 +88,7 @@ struct RoleRule {
 const std::vector<RoleRule>& RoleRules() {
   static const auto* rules = new std::vector<RoleRule>{
       {"tahe.ledger.v1", kRoleLedgerRead, kRoleLedgerWrite, {"Get", "List", "Verify", "Watch"}},
-      {"tahe.reporting.v1", kRoleReportsRead, kRoleReportsRead, {}},
+      {"tahe.reporting.v1", kRoleReportsRead, kRoleReportsWrite, {"Get", "List", "Export"}},
       // Pay runs, pay items and reads; the methods of kMethodRoles below need more.
       {"tahe.payroll.v1", kRolePayrollRun, kRolePayrollRun, {}},
       // Invoices, payments, reminders and their reads: the billing team's one role.
@@ -242,7 +242,7 @@ const std::vector<std::string>& KnownRoles() {
   static const auto* roles = [] {
     auto* r = new std::vector<std::string>{kRoleLedgerRead,   kRoleLedgerWrite,    kRolePayrollRun,
                                            kRolePayrollAdmin, kRoleInvoicingWrite, kRoleReportsRead,
-                                           kRoleAdmin};
+                                           kRoleReportsWrite, kRoleAdmin};
     std::sort(r->begin(), r->end());
     return r;
   }();

@@ -78,6 +78,7 @@ inline constexpr char kRolePayrollRun[] = "payroll.run";
 inline constexpr char kRolePayrollAdmin[] = "payroll.admin";
 inline constexpr char kRoleInvoicingWrite[] = "invoicing.write";
 inline constexpr char kRoleReportsRead[] = "reports.read";
+inline constexpr char kRoleReportsWrite[] = "reports.write";
 inline constexpr char kRoleAdmin[] = "admin";
 
 // The fixed set, sorted.
@@ -94,7 +95,8 @@ inline constexpr char kAdminService[] = "tahe.gateway.v1.AdminService";
 //                                    LoadRateTable -> admin (rates shared by the whole cell)
 //   tahe.invoicing.v1.*              invoicing.write, except SetReferenceRate -> admin (the
 //                                    reference rates are shared by the whole cell)
-//   tahe.reporting.v1.*              reports.read
+//   tahe.reporting.v1.*              Get*, List*, Export* -> reports.read; else (budgets, the
+//                                    statement mapping) reports.write
 //   tahe.gateway.v1.AdminService/*   admin
 // Methods for the services of a cell only (tahe.ledger.v1.LedgerService/ListFeedTenants) are
 // PERMISSION_DENIED to every key.

@@ -73,7 +73,7 @@ TEST_CASE("service prefixes and upstream addresses", "[routing]") {
 TEST_CASE("roles: the fixed set", "[roles]") {
   CHECK(KnownRoles() == std::vector<std::string>{"admin", "invoicing.write", "ledger.read",
                                                  "ledger.write", "payroll.admin", "payroll.run",
-                                                 "reports.read"});
+                                                 "reports.read", "reports.write"});
   CHECK(IsKnownRole("ledger.read"));
   CHECK_FALSE(IsKnownRole("ledger"));
   CHECK_FALSE(IsKnownRole("Admin"));
@@ -106,6 +106,10 @@ TEST_CASE("required role of each method", "[roles]") {
       {"/tahe.ledger.v1.OtherService/GetThing", "ledger.read"},
       {"tahe.ledger.v1.LedgerService/GetEntry", "ledger.read"},  // no leading slash
       {"/tahe.reporting.v1.ReportingService/GetIncomeStatement", "reports.read"},
+      {"/tahe.reporting.v1.ReportingService/ExportReport", "reports.read"},
+      // Budgets and the statement mapping change what every report says.
+      {"/tahe.reporting.v1.ReportingService/UploadBudget", "reports.write"},
+      {"/tahe.reporting.v1.ReportingService/SetStatementMapping", "reports.write"},
       {"/tahe.gateway.v1.AdminService/ListRegions", "admin"},
       {"/tahe.gateway.v1.AdminService/IssueApiKey", "admin"},
       // Payroll: runs, items and reads need payroll.run; master data payroll.admin; the cell's

@@ -142,8 +142,10 @@ void LedgerFollower::Read(TenantFeed* feed) {
       while (feed->applying && !stopping_) changed_.Wait(&mu_);
       if (stopping_) return;
       feed->queue.clear();
-      feed->applied = *checkpoint;
-      feed->queued_through = *checkpoint;
+      // The checkpoint was read before waiting: a batch of ours may have committed since, and
+      // only ever moves it forward.
+      feed->applied = std::max(feed->applied, *checkpoint);
+      feed->queued_through = feed->applied;
       feed->loaded = true;
       feed->resync = false;
       feed->stream = &ctx;
@@ -205,14 +207,22 @@ void LedgerFollower::Apply() {
     const absl::Time now = absl::Now();
     TenantFeed* feed = nullptr;
     absl::Time next_retry = now + absl::Milliseconds(200);
-    for (auto& [tenant, f] : feeds_) {
-      if (f->queue.empty() || f->applying || f->resync || !f->loaded) continue;
-      if (f->retry_at > now) {
-        next_retry = std::min(next_retry, f->retry_at);
-        continue;
+    // Round robin: the search starts after the tenant served last, so tenants with a long
+    // backlog take turns with the others instead of starving them.
+    const auto ready = [&](TenantFeed& f) {
+      if (f.queue.empty() || f.applying || f.resync || !f.loaded) return false;
+      if (f.retry_at > now) {
+        next_retry = std::min(next_retry, f.retry_at);
+        return false;
       }
-      feed = f.get();
-      break;
+      return true;
+    };
+    const auto after_last = feeds_.upper_bound(last_served_);
+    for (auto it = after_last; it != feeds_.end() && feed == nullptr; ++it) {
+      if (ready(*it->second)) feed = it->second.get();
+    }
+    for (auto it = feeds_.begin(); it != after_last && feed == nullptr; ++it) {
+      if (ready(*it->second)) feed = it->second.get();
     }
     if (feed == nullptr) {
       changed_.WaitWithDeadline(&mu_, next_retry);
@@ -224,6 +234,7 @@ void LedgerFollower::Apply() {
       feed->queue.pop_front();
     }
     const int64_t expected = feed->applied;
+    last_served_ = feed->tenant;
     feed->applying = true;
     feed->applying_posted = ParsePostedAt(batch.front().posted_at());
     ++batches_started_;

@@ -118,6 +118,8 @@ class LedgerFollower {
   mutable absl::Mutex mu_;
   absl::CondVar changed_;
   std::map<std::string, std::unique_ptr<TenantFeed>> feeds_ ABSL_GUARDED_BY(mu_);
+  // The tenant whose batch an applier took last: the next search starts after it.
+  std::string last_served_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Batches taken for applying and not failed (for batch_limit).

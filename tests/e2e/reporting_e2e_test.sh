@@ -11,7 +11,8 @@
 #      header and a row per account, HTML of the income statement; HTML of the trial balance
 #      refused before any call;
 #   3. the regional view of paijat-hame (lahti and phhyky, never vaasa) equals the sum of its
-#      organisations; a key of lahti alone may not ask for it (PERMISSION_DENIED);
+#      organisations; a key of lahti alone may not ask for it (PERMISSION_DENIED), and its
+#      reports.read role may not change the statement mapping;
 #   4. reporting of paijat-hame killed with SIGKILL while entries are posted, restarted with its
 #      own command line, killed again while it catches up and restarted: the reports equal the
 #      ledger again and its feed is 0 events behind.
@@ -112,9 +113,14 @@ if out=$(TAHE_API_KEY= "${tahectl}" --api-key-file "${state}/lahti.key" report r
   fail "lahti's own key read the regional view"
 fi
 grep -q PERMISSION_DENIED <<<"${out}" || fail "expected PERMISSION_DENIED, got: ${out}"
-# The same key reads lahti's own reports.
+# The same key reads lahti's own reports, and may not change what they say.
 TAHE_API_KEY= "${tahectl}" --api-key-file "${state}/lahti.key" report trial-balance \
   --from "${from}" --to "${to}" >/dev/null || fail "lahti's key cannot read lahti's reports"
+if out=$(TAHE_API_KEY= "${tahectl}" --api-key-file "${state}/lahti.key" report mapping set \
+  --default 2>&1); then
+  fail "a reports.read key changed the statement mapping"
+fi
+grep -q PERMISSION_DENIED <<<"${out}" || fail "expected PERMISSION_DENIED, got: ${out}"
 
 # --- 4. Killed mid-feed --------------------------------------------------------------------------
 step "4. reporting killed while entries are posted and while it catches up: the same reports"

@@ -88,7 +88,8 @@ Commands:
   admin keys issue --role ROLE... (--organisation SLUG... | --region SLUG...)
                    [--description TEXT] [--key-file PATH] [--request-id ID]
       Roles: ledger.read ledger.write payroll.run payroll.admin invoicing.write
-      reports.read admin. Prints the key id and the key; the key is shown this once only.
+      reports.read reports.write admin. Prints the key id and the key; the key is shown this
+      once only.
       With --key-file the key goes into PATH instead (created with mode 0600; an existing
       file is never overwritten) and only the key id is printed.
   admin keys revoke KEY_ID [--request-id ID]
@@ -321,7 +322,8 @@ Commands:
       has applied ledger sequence N, UNAVAILABLE otherwise), and --export csv|json|html
       --out FILE: the service's export of the report into FILE, which must not exist (html
       for the income statement and the balance sheet only). Report commands need a tenant
-      like the ledger's (but regional and feed) and a key with the role reports.read.
+      like the ledger's (but regional and feed) and a key with the role reports.read
+      (reports.write for budget upload and mapping set).
 
   seed-demo [--tenants lahti,phhyky] [--today YYYY-MM-DD]
       Loads the fi-municipal chart, opens this year's periods up to this month, defines
