@@ -20,10 +20,22 @@ packages=(
   nginx
   # Fetching /metrics in the end-to-end test.
   curl
+  # The local launcher's --tls mode makes its CA and certificates with the openssl command.
+  openssl
   # xmllint: the SEPA, Finvoice and camt files are validated against their schemas; libxml2
   # itself parses (and schema-validates) the camt.054 bank files invoicing imports.
   libxml2-utils libxml2-dev
+  # clang 14 with libFuzzer and the sanitizer runtimes (libclang_rt.fuzzer): tests/fuzz/run.sh.
+  clang libclang-rt-14-dev
+  # The deployment checkers (tests/deploy) parse the rendered Kubernetes manifests.
+  python3-yaml
 )
+
+# kubectl renders the deploy/k8s overlays (tests/deploy/check_k8s.sh): Debian's
+# kubernetes-client, only when no kubectl is installed (a newer one renders them as well).
+if ! command -v kubectl >/dev/null 2>&1; then
+  packages+=(kubernetes-client)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

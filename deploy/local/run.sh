@@ -9,6 +9,9 @@
 #   deploy/local/run.sh --stop      # stop a detached (or foreground) suite
 #   deploy/local/run.sh --no-seed   # skip the demo data (combine with the above)
 #   deploy/local/run.sh --no-build  # skip installing packages and building (binaries must exist)
+#   deploy/local/run.sh --tls       # TLS everywhere (also TAHE_LOCAL_TLS=1): the gateway serves
+#                                   # TLS, every backend requires mutual TLS from its callers,
+#                                   # with certificates from a local CA the launcher makes
 #
 # Everything lives under .tahe/ in the checkout (ignored by git):
 #   .tahe/pg/                PostgreSQL cluster (created once, kept across runs)
@@ -17,6 +20,9 @@
 #                            (admin_api_key), the demo operator key (operator_api_key) and the
 #                            identity-code hash keys of payroll and invoicing, mode 600
 #   .tahe/internal_token     the internal credential between services (mode 600)
+#   .tahe/tls/               with --tls: the local CA (ca.pem, ca.key) and a certificate and key
+#                            per process (<process>.pem, .key; tahectl.pem for tahectl), valid
+#                            30 days, re-issued when within a day of expiry (mode 600 keys)
 #   .tahe/logs/              postgres.log, <service>-<cell>.log, gateway.log
 #   .tahe/run/               pid files
 #   .tahe/local.env          how to reach everything (mode 600): source it with
@@ -53,9 +59,12 @@ usage() {
 mode=foreground
 seed=1
 build=1
+tls=0
+[[ "${TAHE_LOCAL_TLS:-0}" == 1 ]] && tls=1
 for arg in "$@"; do
   case "${arg}" in
     --detach) mode=detach ;;
+    --tls) tls=1 ;;
     --stop) mode=stop ;;
     --no-seed) seed=0 ;;
     --no-build) build=0 ;;
@@ -114,6 +123,7 @@ secrets_dir="${state}/secrets"
 log_dir="${state}/logs"
 run_dir="${state}/run"
 token_file="${state}/internal_token"
+tls_dir="${state}/tls"
 admin_key_file="${secrets_dir}/admin_api_key"
 operator_key_file="${secrets_dir}/operator_api_key"
 env_file="${state}/local.env"
@@ -179,6 +189,68 @@ ensure_secret() {
     )
   fi
   chmod 600 "${file}"
+}
+
+# --- TLS (--tls) ---------------------------------------------------------------------------------
+# A local CA and one certificate per process, for 127.0.0.1 and localhost, usable by servers and
+# clients (every service is both). Production certificates come from a real private CA (see
+# deploy/k8s/README.md); these exist so that the same code paths run on one machine.
+TLS_DAYS=30
+
+# valid_certificate FILE: exists, is signed by the local CA and has more than a day left.
+valid_certificate() {
+  [[ -s "$1" ]] && openssl x509 -checkend 86400 -noout -in "$1" >/dev/null 2>&1 &&
+    openssl verify -CAfile "${tls_dir}/ca.pem" "$1" >/dev/null 2>&1
+}
+
+ensure_tls_ca() {
+  mkdir -p "${tls_dir}"
+  chmod 700 "${tls_dir}"
+  if [[ -s "${tls_dir}/ca.pem" ]] &&
+    openssl x509 -checkend 86400 -noout -in "${tls_dir}/ca.pem" >/dev/null 2>&1; then
+    return
+  fi
+  (
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
+      -days "${TLS_DAYS}" -subj "/CN=Tahe local CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "${tls_dir}/ca.key" -out "${tls_dir}/ca.pem" 2>/dev/null
+  ) || die "cannot create the local CA in ${tls_dir}"
+  chmod 644 "${tls_dir}/ca.pem"
+  say "local TLS CA created (${tls_dir}/ca.pem)"
+}
+
+# ensure_certificate NAME: tls/NAME.pem and tls/NAME.key, issued by the local CA when missing,
+# expiring within a day, or issued by an older CA.
+ensure_certificate() {
+  local name=$1 dir=${tls_dir}
+  valid_certificate "${dir}/${name}.pem" && return
+  (
+    umask 077
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=${name}" \
+      -keyout "${dir}/${name}.key" -out "${dir}/${name}.csr" 2>/dev/null &&
+      openssl x509 -req -sha256 -days "${TLS_DAYS}" -in "${dir}/${name}.csr" \
+        -CA "${dir}/ca.pem" -CAkey "${dir}/ca.key" -set_serial "0x$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" \
+        -extfile <(printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+          "subjectAltName=IP:127.0.0.1,DNS:localhost" "extendedKeyUsage=serverAuth,clientAuth" \
+          "keyUsage=critical,digitalSignature") \
+        -out "${dir}/${name}.pem" 2>/dev/null
+  ) || die "cannot issue the TLS certificate of ${name}"
+  rm -f "${dir}/${name}.csr"
+}
+
+# tls_flags NAME SERVICE: the TLS flags of a process (none without --tls). Backends require client
+# certificates of the local CA; the gateway's public listener does not (clients bring API keys).
+tls_flags() {
+  ((tls)) || return 0
+  local name=$1 service=$2
+  echo "--tls_cert_file=${tls_dir}/${name}.pem"
+  echo "--tls_key_file=${tls_dir}/${name}.key"
+  [[ "${service}" == gateway ]] || echo "--tls_client_ca_file=${tls_dir}/ca.pem"
+  echo "--upstream_tls_ca_file=${tls_dir}/ca.pem"
+  echo "--upstream_tls_cert_file=${tls_dir}/${name}.pem"
+  echo "--upstream_tls_key_file=${tls_dir}/${name}.key"
 }
 
 # Sets `port` to the port remembered under NAME if nothing listens there, else to a newly probed
@@ -357,6 +429,15 @@ for service in "${SERVICES[@]}" gateway; do
   ensure_secret "${secrets_dir}/pg_tahe_${service}"
 done
 owner_password=$(<"${secrets_dir}/pg_tahe_owner")
+if ((tls)); then
+  command -v openssl >/dev/null || die "--tls needs openssl (bash tests/deps.sh installs it)"
+  ensure_tls_ca
+  while read -r cell service; do
+    ensure_certificate "$(proc_name "${cell}" "${service}")"
+  done < <(all_processes)
+  ensure_certificate "${gateway_name}"
+  ensure_certificate tahectl
+fi
 
 # PostgreSQL: local (socket) connections are trusted, the socket directory being private to the
 # cluster's owner; TCP connections need a scram-sha-256 password.
@@ -446,8 +527,9 @@ start_process() {
   grpc_addr[${name}]="127.0.0.1:${port}"
   claim_port "${name}-metrics" "${METRICS_PORT_BASE}"
   metrics_addr[${name}]="127.0.0.1:${port}"
-  local conn="host=127.0.0.1 port=${pg_port} dbname=${db}"
-  say "starting ${name} on ${grpc_addr[${name}]}"
+  local conn="host=127.0.0.1 port=${pg_port} dbname=${db}" tls_args=()
+  mapfile -t tls_args < <(tls_flags "${name}" "${service}")
+  say "starting ${name} on ${grpc_addr[${name}]}$( ((tls)) && echo " (TLS)")"
   echo "--- $(date -Is) deploy/local/run.sh starts ${name}" >>"${log_dir}/${name}.log"
   # setsid: a new session, so that Ctrl-C in this terminal reaches only this script, which then
   # stops the services in order. In a non-interactive shell the background job is not a process
@@ -458,6 +540,7 @@ start_process() {
     --db_url="${conn} user=tahe_${service}" \
     --db_migrate_url="${conn} user=tahe_owner" \
     --internal_token_file="${token_file}" \
+    "${tls_args[@]}" \
     "$@" \
     >>"${log_dir}/${name}.log" 2>&1 </dev/null 9>&- &
   echo $! >"${run_dir}/${name}.pid"
@@ -467,9 +550,15 @@ start_process() {
 # run_tahectl ARGS...: tahectl with only what this script gives it: none of the caller's TAHE_*
 # client settings (a TAHE_LOCAL_ENV or TAHE_API_KEY of another suite must not leak in).
 run_tahectl() {
+  local tls_args=()
+  if ((tls)); then
+    tls_args=(--tls-ca-file "${tls_dir}/ca.pem" --tls-cert-file "${tls_dir}/tahectl.pem"
+      --tls-key-file "${tls_dir}/tahectl.key")
+  fi
   TAHE_LOCAL_ENV=/dev/null env -u TAHE_API_KEY -u TAHE_API_KEY_FILE -u TAHE_ADMIN_API_KEY \
     -u TAHE_ADMIN_API_KEY_FILE -u TAHE_TENANT -u TAHE_GATEWAY_ADDR -u TAHE_LEDGER_ADDR \
-    -u TAHE_INTERNAL_TOKEN -u TAHE_INTERNAL_TOKEN_FILE "${tahectl}" "$@"
+    -u TAHE_INTERNAL_TOKEN -u TAHE_INTERNAL_TOKEN_FILE -u TAHE_TLS_CA_FILE \
+    -u TAHE_TLS_CLIENT_CERT_FILE -u TAHE_TLS_CLIENT_KEY_FILE "${tahectl}" "${tls_args[@]}" "$@"
 }
 
 # wait_serving NAME: until its health check says SERVING; fails if it exits or takes too long.
@@ -602,6 +691,11 @@ metrics_urls=()
   echo "TAHE_PG_USER=tahe_owner"
   echo "TAHE_PG_PASSWORD=${owner_password}"
   echo "TAHE_INTERNAL_TOKEN_FILE=${token_file}"
+  if ((tls)); then
+    echo "TAHE_TLS_CA_FILE=${tls_dir}/ca.pem"
+    echo "TAHE_TLS_CLIENT_CERT_FILE=${tls_dir}/tahectl.pem"
+    echo "TAHE_TLS_CLIENT_KEY_FILE=${tls_dir}/tahectl.key"
+  fi
   metrics_urls+=("http://${metrics_addr[${gateway_name}]}/metrics")
   while read -r cell service; do
     metrics_urls+=("http://${metrics_addr[$(proc_name "${cell}" "${service}")]}/metrics")
@@ -612,7 +706,7 @@ chmod 600 "${env_file}.tmp"
 mv "${env_file}.tmp" "${env_file}"
 
 {
-  echo "Tahe local suite (${root})"
+  echo "Tahe local suite (${root})$( ((tls)) && echo ", TLS on (CA ${shown_state}/tls/ca.pem)")"
   printf '  %-22s 127.0.0.1:%-7s user tahe_owner (password in %s/local.env)  log %s/logs/postgres.log\n' \
     PostgreSQL "${pg_port}" "${shown_state}" "${shown_state}"
   printf '  %-22s gRPC %-17s metrics http://%s/metrics  log %s/logs/%s.log\n' \

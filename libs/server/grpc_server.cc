@@ -27,7 +27,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(ServerOptions opti
   std::unique_ptr<GrpcServer> server(new GrpcServer);
   server->host_ = options.listen.substr(0, colon);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(
+      options.listen,
+      options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(),
+      &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // Keep idle streaming clients (change feed consumers) honest without killing them.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
@@ -53,10 +56,25 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(ServerOptions opti
     server->async_generic_ = options.generic_service.async();
     server->async_generic_->Start();
   }
-  for (const std::string& name : options.health_names) {
-    server->server_->GetHealthCheckService()->SetServingStatus(name, true);
+  if (!options.health_listen.empty()) {
+    // Only the default health service: nothing else is reachable without the main port's TLS.
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
+                                    &server->health_port_);
+    server->health_server_ = health_builder.BuildAndStart();
+    if (server->health_server_ == nullptr || server->health_port_ == 0) {
+      server->Shutdown(absl::ZeroDuration());
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", options.health_listen,
+                                                 " (health_listen: address in use or invalid?)"));
+    }
   }
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  for (grpc::Server* s : {server->server_.get(), server->health_server_.get()}) {
+    if (s == nullptr) continue;
+    for (const std::string& name : options.health_names) {
+      s->GetHealthCheckService()->SetServingStatus(name, true);
+    }
+    s->GetHealthCheckService()->SetServingStatus(true);
+  }
   return server;
 }
 
@@ -76,11 +94,19 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   }
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->SetServingStatus(false);
+  }
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   if (async_generic_ != nullptr) {
     async_generic_->Stop();  // after Shutdown, as gRPC requires of completion queues
   }
   server_->Wait();
+  if (health_server_ != nullptr) {
+    // Probes see NOT_SERVING during the grace period above; the listener goes last.
+    health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    health_server_->Wait();
+  }
 }
 
 void DisableMutexDeadlockDetection() {

@@ -80,6 +80,11 @@ struct ServerOptions {
   // May be empty. Serves every method no registered service handles (the gateway's proxy).
   // REQUIRES: outlives the server.
   GenericService generic_service;
+  // How `listen` is secured (see libs/server/tls.h); null: plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // "host:port" of a second, plaintext listener serving only grpc.health.v1 with the same
+  // statuses (probes that cannot present a client certificate). Empty: none.
+  std::string health_listen;
 };
 
 class GrpcServer {
@@ -88,6 +93,8 @@ class GrpcServer {
   ~GrpcServer();
 
   int port() const { return port_; }
+  // The health listener's port; 0 without one.
+  int health_port() const { return health_port_; }
   // "127.0.0.1:<port>" — the address clients use.
   std::string address() const;
 
@@ -98,8 +105,10 @@ class GrpcServer {
  private:
   GrpcServer() = default;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;
   std::string host_;
   int port_ = 0;
+  int health_port_ = 0;
   AsyncGenericHandler* async_generic_ = nullptr;
   bool shut_down_ = false;
 };

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/log/log.h"
 #include "libs/server/grpc_server.h"
+#include "libs/server/tls.h"
 
 namespace tahe::server {
 
@@ -13,7 +14,10 @@ int ServiceMain(int argc, char** argv, absl::string_view service,
                 const std::function<absl::Status()>& run) {
   BlockTerminationSignals();
   log::SetServiceName(std::string(service));
-  config::ExitIfError(config::ParseCommandLineWithEnv(argc, argv, env_fallbacks));
+  // Every service takes the shared TLS and health flags (libs/server/tls.h).
+  std::vector<config::EnvFallback> fallbacks = env_fallbacks;
+  fallbacks.insert(fallbacks.end(), TlsEnvFallbacks().begin(), TlsEnvFallbacks().end());
+  config::ExitIfError(config::ParseCommandLineWithEnv(argc, argv, fallbacks));
   absl::Status status = run();
   if (!status.ok()) {
     if (status.code() == absl::StatusCode::kInvalidArgument) {

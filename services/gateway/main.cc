@@ -13,6 +13,7 @@
 #include "libs/pg/pg.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_main.h"
+#include "libs/server/tls.h"
 #include "libs/server/worker_pool.h"
 #include "libs/status/status.h"
 #include "services/gateway/admin_service.h"
@@ -70,6 +71,8 @@ absl::Status Run() {
   }
 
   ASSIGN_OR_RETURN(auto metrics, tahe::metrics::MetricsRegistry::Start(metrics_listen));
+  ASSIGN_OR_RETURN(tahe::server::ServiceTls tls,
+                   tahe::server::LoadServiceTls(&metrics->registry()));
   ASSIGN_OR_RETURN(auto pool, tahe::pg::Pool::Create({.conninfo = absl::GetFlag(FLAGS_db_url),
                                                       .size = absl::GetFlag(FLAGS_db_pool_size),
                                                       .name = "gateway"},
@@ -84,9 +87,10 @@ absl::Status Run() {
       tahe::gateway::SnapshotCache::Start(
           &repository, {.refresh = absl::Milliseconds(absl::GetFlag(FLAGS_snapshot_refresh_ms))},
           &metrics->registry()));
-  tahe::gateway::GatewayRouter router(
-      cache.get(), metrics->registry(),
-      {.internal_token = token, .rate_limit = {.rate_per_second = rate, .burst = burst}});
+  tahe::gateway::GatewayRouter router(cache.get(), metrics->registry(),
+                                      {.internal_token = token,
+                                       .rate_limit = {.rate_per_second = rate, .burst = burst},
+                                       .upstream_credentials = tls.upstream});
   tahe::gateway::ProxyService proxy(router.AsRouter(),
                                     {.threads = absl::GetFlag(FLAGS_proxy_threads)});
   // Admin calls block on gateway_db: one worker per pool connection.
@@ -106,7 +110,9 @@ absl::Status Run() {
                                                     .services = {&admin},
                                                     .health_names = {tahe::gateway::kAdminService},
                                                     .metrics = &metrics->registry(),
-                                                    .generic_service = &proxy}));
+                                                    .generic_service = &proxy,
+                                                    .credentials = tls.server,
+                                                    .health_listen = tls.health_listen}));
   tahe::log::Info("gateway serving",
                   {{"grpc", server->address()},
                    {"metrics", tahe::server::MetricsUrl(metrics_listen, metrics->port())}});

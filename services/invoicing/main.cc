@@ -15,6 +15,7 @@
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_main.h"
 #include "libs/server/tenant_data_service.h"
+#include "libs/server/tls.h"
 #include "libs/server/worker_pool.h"
 #include "libs/status/status.h"
 #include "services/invoicing/invoicing_repository.h"
@@ -59,6 +60,8 @@ absl::Status Run() {
   }
 
   ASSIGN_OR_RETURN(auto metrics, tahe::metrics::MetricsRegistry::Start(metrics_listen));
+  ASSIGN_OR_RETURN(tahe::server::ServiceTls tls,
+                   tahe::server::LoadServiceTls(&metrics->registry()));
   ASSIGN_OR_RETURN(auto pool, tahe::pg::Pool::Create({.conninfo = absl::GetFlag(FLAGS_db_url),
                                                       .size = pool_size + 1,
                                                       .name = "invoicing"},
@@ -68,8 +71,8 @@ absl::Status Run() {
       pool.get(), {.identity_key = identity_key, .metrics = &invoicing_metrics});
   tahe::outbox::LedgerOutboxRelay relay(
       repository.outbox(),
-      tahe::metrics::CreateMeteredChannel(absl::GetFlag(FLAGS_ledger_addr),
-                                          grpc::InsecureChannelCredentials(), metrics->registry()),
+      tahe::metrics::CreateMeteredChannel(absl::GetFlag(FLAGS_ledger_addr), tls.upstream,
+                                          metrics->registry()),
       token, &metrics->registry(),
       {.metric_prefix = "tahe_invoicing_outbox", .principal = "service:invoicing"});
   relay.Start();
@@ -88,7 +91,9 @@ absl::Status Run() {
           {.listen = listen,
            .services = {&service, &tenant_data},
            .health_names = {tahe::invoicing::v1::InvoicingService::service_full_name()},
-           .metrics = &metrics->registry()}));
+           .metrics = &metrics->registry(),
+           .credentials = tls.server,
+           .health_listen = tls.health_listen}));
   tahe::log::Info("invoicing serving",
                   {{"grpc", server->address()},
                    {"metrics", tahe::server::MetricsUrl(metrics_listen, metrics->port())}});

@@ -13,6 +13,7 @@
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_main.h"
 #include "libs/server/tenant_data_service.h"
+#include "libs/server/tls.h"
 #include "services/ledger/group_commit.h"
 #include "services/ledger/ledger_migrations.h"
 #include "services/ledger/ledger_repository.h"
@@ -59,6 +60,8 @@ absl::Status Run() {
   }
 
   ASSIGN_OR_RETURN(auto metrics, tahe::metrics::MetricsRegistry::Start(metrics_listen));
+  ASSIGN_OR_RETURN(tahe::server::ServiceTls tls,
+                   tahe::server::LoadServiceTls(&metrics->registry()));
   const int pool_size = absl::GetFlag(FLAGS_db_pool_size);
   ASSIGN_OR_RETURN(auto pool,
                    tahe::pg::Pool::Create({.conninfo = absl::GetFlag(FLAGS_db_url),
@@ -83,7 +86,9 @@ absl::Status Run() {
                        {.listen = listen,
                         .services = {&service, &tenant_data},
                         .health_names = {tahe::ledger::v1::LedgerService::service_full_name()},
-                        .metrics = &metrics->registry()}));
+                        .metrics = &metrics->registry(),
+                        .credentials = tls.server,
+                        .health_listen = tls.health_listen}));
   tahe::log::Info("ledger serving",
                   {{"grpc", server->address()},
                    {"metrics", tahe::server::MetricsUrl(metrics_listen, metrics->port())}});

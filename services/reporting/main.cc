@@ -14,6 +14,7 @@
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_main.h"
 #include "libs/server/tenant_data_service.h"
+#include "libs/server/tls.h"
 #include "libs/server/worker_pool.h"
 #include "libs/status/status.h"
 #include "services/reporting/ledger_follower.h"
@@ -68,6 +69,8 @@ absl::Status Run() {
   }
 
   ASSIGN_OR_RETURN(auto metrics, tahe::metrics::MetricsRegistry::Start(metrics_listen));
+  ASSIGN_OR_RETURN(tahe::server::ServiceTls tls,
+                   tahe::server::LoadServiceTls(&metrics->registry()));
   // Workers and appliers each hold a connection; the feed's readers load checkpoints through it
   // too, briefly.
   ASSIGN_OR_RETURN(auto pool, tahe::pg::Pool::Create({.conninfo = absl::GetFlag(FLAGS_db_url),
@@ -77,8 +80,8 @@ absl::Status Run() {
   tahe::reporting::ReportingMetrics reporting_metrics(&metrics->registry());
   tahe::reporting::ReportingRepository repository(pool.get());
   tahe::reporting::LedgerFollower follower(
-      tahe::metrics::CreateMeteredChannel(absl::GetFlag(FLAGS_ledger_addr),
-                                          grpc::InsecureChannelCredentials(), metrics->registry()),
+      tahe::metrics::CreateMeteredChannel(absl::GetFlag(FLAGS_ledger_addr), tls.upstream,
+                                          metrics->registry()),
       token, &repository, &reporting_metrics,
       {.max_batch_entries = max_batch, .apply_threads = apply_threads});
   follower.Start();
@@ -87,8 +90,7 @@ absl::Status Run() {
   std::unique_ptr<tahe::reporting::InvoicingReceivables> receivables;
   if (!invoicing_addr.empty()) {
     receivables = std::make_unique<tahe::reporting::InvoicingReceivables>(
-        tahe::metrics::CreateMeteredChannel(invoicing_addr, grpc::InsecureChannelCredentials(),
-                                            metrics->registry()),
+        tahe::metrics::CreateMeteredChannel(invoicing_addr, tls.upstream, metrics->registry()),
         token);
   }
   tahe::reporting::ReportingService service(
@@ -105,7 +107,9 @@ absl::Status Run() {
           {.listen = listen,
            .services = {&service, &tenant_data},
            .health_names = {tahe::reporting::v1::ReportingService::service_full_name()},
-           .metrics = &metrics->registry()}));
+           .metrics = &metrics->registry(),
+           .credentials = tls.server,
+           .health_listen = tls.health_listen}));
   tahe::log::Info("reporting serving",
                   {{"grpc", server->address()},
                    {"metrics", tahe::server::MetricsUrl(metrics_listen, metrics->port())}});

@@ -9,6 +9,11 @@
 # account's balance by its amount, a key issued for one organisation works for it alone and stops
 # working once revoked, --json output is JSON, and a backend refuses calls without the internal
 # credential.
+#
+# With TAHE_LOCAL_TLS=1 the same runs with the launcher's --tls (every call above over TLS, the
+# backends requiring client certificates), and the test also checks that plaintext is refused by
+# every process, a backend refuses a TLS client without a certificate, and every process exports
+# its certificates' expiry.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -261,5 +266,45 @@ for tenant in lahti vaasa; do
     ledger accounts >/dev/null || fail "a direct call to ${addr} with the internal credential failed"
 done
 passed=$((passed + 1))
+
+# --- TLS mode: plaintext and certificate-less callers are refused ------------------------------
+
+if [[ "${TAHE_LOCAL_TLS:-0}" == 1 ]]; then
+  [[ -n ${TAHE_TLS_CA_FILE:-} && -n ${TAHE_TLS_CLIENT_CERT_FILE:-} ]] ||
+    fail "TLS mode: local.env has no TAHE_TLS_CA_FILE / TAHE_TLS_CLIENT_CERT_FILE"
+  plain=(env TAHE_TLS_CA_FILE='' TAHE_TLS_CLIENT_CERT_FILE='' TAHE_TLS_CLIENT_KEY_FILE=''
+    "${tahectl}" --timeout 3s)
+  no_cert=(env TAHE_TLS_CLIENT_CERT_FILE='' TAHE_TLS_CLIENT_KEY_FILE='' "${tahectl}" --timeout 3s)
+  if out=$("${plain[@]}" health 2>&1); then
+    fail "TLS mode: the gateway answered a plaintext health check: ${out}"
+  fi
+  # The gateway's public listener needs no client certificate: API keys authenticate clients.
+  [[ $("${no_cert[@]}" health) == SERVING ]] ||
+    fail "TLS mode: the gateway refused a TLS client without a certificate"
+  for region in paijat-hame pohjanmaa; do
+    for addr in "${ledger_of[${region}]}" "${payroll_of[${region}]}"; do
+      if out=$("${plain[@]}" --addr "${addr}" health 2>&1); then
+        fail "TLS mode: ${addr} answered a plaintext health check: ${out}"
+      fi
+      if out=$("${no_cert[@]}" --addr "${addr}" health 2>&1); then
+        fail "TLS mode: ${addr} answered a TLS client without a certificate: ${out}"
+      fi
+      grep -q UNAVAILABLE <<<"${out}" || fail "TLS mode: ${addr} without a certificate: ${out}"
+    done
+  done
+  # Every process exports the expiry of the certificate it serves with and of the client
+  # certificate it presents upstream.
+  for url in ${TAHE_METRICS_URLS}; do
+    curl -fsS "${url}" >"${state}/metrics.txt" || fail "cannot fetch ${url}"
+    for role in server client; do
+      line=$(grep "^tahe_tls_certificate_expiry_timestamp_seconds{role=\"${role}\"}" \
+        "${state}/metrics.txt") || fail "${url} has no ${role} certificate expiry"
+      days=$(python3 -c 'import sys, time; print(int((float(sys.argv[1]) - time.time()) / 86400))' \
+        "${line##* }")
+      ((days >= 1 && days <= 30)) || fail "${url}: ${role} certificate expires in ${days} days"
+    done
+  done
+  passed=$((passed + 1))
+fi
 
 echo "local suite end-to-end: ${passed} passed, 0 failed"

@@ -15,6 +15,9 @@ const std::vector<OptionSpec>& KnownOptions() {
       {"env-file", true, false},
       {"api-key-file", true, false},
       {"internal-token-file", true, false},
+      {"tls-ca-file", true, false},
+      {"tls-cert-file", true, false},
+      {"tls-key-file", true, false},
       {"timeout", true, false},
       {"json", false, false},
       {"help", false, false},
@@ -132,8 +135,9 @@ const std::vector<OptionSpec>& KnownOptions() {
 
 const std::vector<absl::string_view>& GlobalOptions() {
   static const auto* const kGlobal = new std::vector<absl::string_view>{
-      "addr",    "tenant", "env-file", "api-key-file", "internal-token-file",
-      "timeout", "json",   "help"};
+      "addr",        "tenant",        "env-file",     "api-key-file", "internal-token-file",
+      "tls-ca-file", "tls-cert-file", "tls-key-file", "timeout",      "json",
+      "help"};
   return *kGlobal;
 }
 

@@ -49,6 +49,11 @@ Global options (accepted anywhere on the line):
                                it is sent only when this option is given. To call a backend
                                directly while the env file holds a key, give this option or
                                run with TAHE_API_KEY= TAHE_API_KEY_FILE= in the environment.
+  --tls-ca-file PATH           connect over TLS, verifying the server with this PEM CA bundle
+                               (default: the file named by $TAHE_TLS_CA_FILE; none: plaintext)
+  --tls-cert-file PATH         client certificate for a server that requires mutual TLS (a
+  --tls-key-file PATH          backend called directly), with its key (default: the files
+                               named by $TAHE_TLS_CLIENT_CERT_FILE, $TAHE_TLS_CLIENT_KEY_FILE)
   --env-file PATH              settings file (default: $TAHE_LOCAL_ENV, else the nearest
                                .tahe/local.env in this directory or a parent)
   --json                       print one JSON object on one line instead of tables: the

@@ -92,6 +92,20 @@ absl::StatusOr<std::string> ReadSecretFile(absl::string_view setting, const std:
   return secret;
 }
 
+// The contents of the PEM file named by --OPTION, else by the variable VAR ("" when neither).
+absl::StatusOr<std::string> PemSetting(const Args& args, const SettingSources& sources,
+                                       absl::string_view option, absl::string_view var) {
+  if (std::optional<std::string> path = args.Value(option)) {
+    ASSIGN_OR_RETURN(std::string pem, ReadSecretFile(absl::StrCat("--", option), *path));
+    return absl::StrCat(pem, "\n");
+  }
+  if (auto found = sources.Lookup({var}); found.has_value() && !found->value.empty()) {
+    ASSIGN_OR_RETURN(std::string pem, ReadSecretFile(found->origin, sources.ResolvePath(*found)));
+    return absl::StrCat(pem, "\n");
+  }
+  return std::string();
+}
+
 absl::StatusOr<EnvFile> ReadEnvFile(absl::string_view setting, const std::string& path) {
   ASSIGN_OR_RETURN(std::string contents, ReadTextFile(setting, path));
   EnvFile file;
@@ -254,7 +268,14 @@ std::string SettingSources::ResolvePath(const Found& found) const {
 }
 
 std::shared_ptr<grpc::Channel> ClientSettings::NewChannel() const {
-  return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  if (tls_ca_pem.empty()) {
+    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  }
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = tls_ca_pem;
+  options.pem_cert_chain = tls_cert_pem;
+  options.pem_private_key = tls_key_pem;
+  return grpc::CreateChannel(address, grpc::SslCredentials(options));
 }
 
 std::unique_ptr<grpc::ClientContext> ClientSettings::NewContext(bool with_credentials) const {
@@ -338,6 +359,19 @@ absl::StatusOr<ClientSettings> ClientSettingsFromArgs(const Args& args,
         settings.internal_token = std::string(absl::StripAsciiWhitespace(found->value));
       }
     }
+  }
+
+  ASSIGN_OR_RETURN(settings.tls_ca_pem,
+                   PemSetting(args, sources, "tls-ca-file", "TAHE_TLS_CA_FILE"));
+  ASSIGN_OR_RETURN(settings.tls_cert_pem,
+                   PemSetting(args, sources, "tls-cert-file", "TAHE_TLS_CLIENT_CERT_FILE"));
+  ASSIGN_OR_RETURN(settings.tls_key_pem,
+                   PemSetting(args, sources, "tls-key-file", "TAHE_TLS_CLIENT_KEY_FILE"));
+  if (settings.tls_cert_pem.empty() != settings.tls_key_pem.empty()) {
+    return absl::InvalidArgumentError("--tls-cert-file and --tls-key-file: give both or neither");
+  }
+  if (!settings.tls_cert_pem.empty() && settings.tls_ca_pem.empty()) {
+    return absl::InvalidArgumentError("--tls-ca-file: required with --tls-cert-file");
   }
 
   if (std::optional<std::string> timeout = args.Value("timeout")) {

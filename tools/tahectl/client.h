@@ -134,8 +134,13 @@ struct ClientSettings {
   // Internal credential sent as x-tahe-internal-token; empty sends none.
   std::string internal_token;
   absl::Duration timeout = kDefaultTimeout;
+  // PEM CA bundle that verifies the server; empty: plaintext.
+  std::string tls_ca_pem;
+  // PEM client certificate and key for mutual TLS; empty: none.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
 
-  // An insecure channel to `address` (loopback and in-cluster use; the gateway does TLS).
+  // A channel to `address`: TLS when tls_ca_pem is set, else plaintext (loopback).
   std::shared_ptr<grpc::Channel> NewChannel() const;
 
   // A context for one call: a fresh random x-request-id, the deadline now + timeout, and, when
@@ -161,6 +166,9 @@ enum class Credentials {
 //             for kAdmin first TAHE_ADMIN_API_KEY / TAHE_ADMIN_API_KEY_FILE. Must be well formed.
 //   token     with an API key: only --internal-token-file. Without one: --internal-token-file,
 //             else TAHE_INTERNAL_TOKEN, else the file named by TAHE_INTERNAL_TOKEN_FILE
+//   TLS       --tls-ca-file, else the file named by TAHE_TLS_CA_FILE; --tls-cert-file and
+//             --tls-key-file, else TAHE_TLS_CLIENT_CERT_FILE and TAHE_TLS_CLIENT_KEY_FILE (both or
+//             neither, and only with a CA)
 //   timeout   --timeout, default 10s
 // Secrets read from files lose surrounding whitespace; an unreadable or empty file is an error.
 // INVALID_ARGUMENT names the setting at fault and never contains a secret.
