@@ -40,3 +40,7 @@ echo "run.sh: test PostgreSQL on ${TAHE_TEST_PG_HOST}:${TAHE_TEST_PG_PORT} (${pg
 
 # --no-tests=error: a build that registers no test must not pass as green.
 ctest --test-dir "${build_dir}" --output-on-failure -j2 --timeout 600 --no-tests=error
+
+# A short fuzzing run of every parser of outside input (tests/fuzz/README.md), in its own clang
+# build directory; the kept corpus was already replayed above (ctest fuzz_replay_*).
+bash tests/fuzz/run.sh --seconds 15

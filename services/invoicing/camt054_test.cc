@@ -577,6 +577,35 @@ TEST_CASE("Camt054Reader fed in pieces reads what ParseCamt054 reads, entry by e
   }
 }
 
+TEST_CASE("Bytes the declared encoding cannot decode refuse the file instead of ending it") {
+  // Found by tests/fuzz (camt054): libxml2 stops parsing at bytes it cannot convert from the
+  // declared encoding without marking the document as not well-formed, so the entries before
+  // them were accepted as the whole file.
+  Camt054File file = MakeFile(20);
+  for (Camt054Entry& entry : file.notifications[0].entries) {
+    for (Camt054Transaction& tx : entry.transactions) tx.debtor_name = "Maksaja";
+  }
+  const std::string euc_jp = absl::StrReplaceAll(WriteCamt054(file).value(),
+                                                 {{"encoding=\"UTF-8\"", "encoding=\"EUC-JP\""}});
+  // Plain ASCII is valid EUC-JP: the file reads whole.
+  const absl::StatusOr<Camt054File> whole = ParseCamt054(euc_jp);
+  REQUIRE(whole.ok());
+  REQUIRE(whole->notifications[0].entries.size() == file.notifications[0].entries.size());
+  const std::string broken = absl::StrReplaceAll(euc_jp, {{"ARCH-15<", "ARCH-15\xff\xff<"}});
+  const absl::StatusOr<Camt054File> parsed = ParseCamt054(broken);
+  REQUIRE_FALSE(parsed.ok());
+  CHECK(absl::StartsWith(parsed.status().message(), "camt.054: not well-formed XML at line "));
+  for (size_t piece : {size_t{64}, size_t{4096}}) {
+    INFO("pieces of " << piece);
+    Camt054Reader reader;
+    for (size_t at = 0; at < broken.size(); at += piece) {
+      REQUIRE(reader.Feed(absl::string_view(broken).substr(at, piece)).ok());
+    }
+    const absl::Status finish = reader.Finish();
+    CHECK(absl::StartsWith(finish.message(), "camt.054: not well-formed XML at line "));
+  }
+}
+
 TEST_CASE("Camt054Reader: a file that fails at its end, and keys that change at its end") {
   const std::string xml = WriteCamt054(MakeFile(50)).value();
   {

@@ -22,8 +22,6 @@
 
 namespace tahe::ledger {
 
-namespace v1 = ::tahe::ledger::v1;
-
 inline constexpr int kMaxLinesPerEntry = 10000;
 inline constexpr int kHashBytes = 32;
 // The largest amount of one line, 1 000 000 000 000.00 €: far above any real posting, and low
