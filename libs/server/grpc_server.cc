@@ -1,9 +1,11 @@
 #include "libs/server/grpc_server.h"
 
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -11,6 +13,64 @@
 #include "libs/metrics/grpc_metrics.h"
 
 namespace tahe::server {
+namespace {
+
+using grpc::experimental::InterceptionHookPoints;
+
+// gRPC's callback API answers a request its handler cannot parse (bytes that are not the
+// method's message, or a proto3 string field that is not UTF-8) with UNIMPLEMENTED and no
+// message, as if the method did not exist. For the methods this server registered, that becomes
+// INVALID_ARGUMENT saying so.
+class MalformedRequestInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit MalformedRequestInterceptor(std::string method) : method_(std::move(method)) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      grpc::Status status = methods->GetSendStatus();
+      if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+          status.error_message().empty()) {
+        methods->ModifySendStatus(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("request: not a valid ", method_,
+                         " message (malformed protobuf, or a string field that is not UTF-8)")));
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string method_;
+};
+
+class MalformedRequestInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit MalformedRequestInterceptorFactory(std::vector<std::string> services)
+      : services_(services.begin(), services.end()) {}
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    // "/tahe.ledger.v1.LedgerService/PostEntry": only this server's own services.
+    absl::string_view method = info->method() == nullptr ? "" : info->method();
+    const size_t slash = method.rfind('/');
+    if (slash == absl::string_view::npos || slash == 0 ||
+        !services_.contains(method.substr(1, slash - 1))) {
+      return nullptr;
+    }
+    // A method the service does not have reaches interceptors with the same UNIMPLEMENTED.
+    if (google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
+            absl::StrCat(method.substr(1, slash - 1), ".", method.substr(slash + 1))) == nullptr) {
+      return nullptr;
+    }
+    return new MalformedRequestInterceptor(std::string(method.substr(1)));
+  }
+
+ private:
+  const absl::flat_hash_set<std::string> services_;
+};
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(ServerOptions options) {
   size_t colon = options.listen.rfind(':');
@@ -42,11 +102,13 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(ServerOptions opti
   } else if (options.generic_service.async() != nullptr) {
     options.generic_service.async()->AddTo(builder);
   }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  // First, so that the metrics below count the code the client gets.
+  creators.push_back(std::make_unique<MalformedRequestInterceptorFactory>(options.health_names));
   if (options.metrics != nullptr) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(metrics::NewServerMetricsInterceptorFactory(*options.metrics));
-    builder.experimental().SetInterceptorCreators(std::move(creators));
   }
+  builder.experimental().SetInterceptorCreators(std::move(creators));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

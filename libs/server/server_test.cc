@@ -1,7 +1,10 @@
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "libs/metrics/testdata/echo.grpc.pb.h"
@@ -112,6 +115,58 @@ TEST_CASE("shutdown drains in-flight calls and then refuses new ones") {
   REQUIRE(slow_ok);
   std::string reply;
   REQUIRE_FALSE(f.Call("after", true, "lahti", &reply).ok());
+}
+
+// A unary call of `method` with `bytes` as the request, whatever they are.
+grpc::Status RawCall(const std::string& address, const std::string& method,
+                     const std::string& bytes) {
+  grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ctx.AddMetadata("x-tahe-internal-token", "s3cret");
+  ctx.AddMetadata("x-tahe-tenant", "lahti");
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status result;
+  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    result = std::move(s);
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&done] { return done; });
+  return result;
+}
+
+TEST_CASE("a request that does not parse is INVALID_ARGUMENT, an unknown method UNIMPLEMENTED") {
+  Authenticator auth{"s3cret"};
+  WorkerPool workers{2};
+  EchoImpl service{HandlerEnv{&auth, &workers}};
+  auto started = GrpcServer::Start({.listen = "127.0.0.1:0",
+                                    .services = {&service},
+                                    .health_names = {"tahe.test.v1.EchoService"}});
+  REQUIRE(started.ok());
+  std::unique_ptr<GrpcServer> server = *std::move(started);
+
+  // message = "hei" parses; field 1 holding 0xC3 0x28 is not UTF-8; 0xFF is no message at all.
+  CHECK(RawCall(server->address(), "/tahe.test.v1.EchoService/Echo", "\x0a\x03hei").ok());
+  for (const std::string& bytes : {std::string("\x0a\x02\xC3\x28"), std::string("\xFF\xFF\xFF")}) {
+    grpc::Status status = RawCall(server->address(), "/tahe.test.v1.EchoService/Echo", bytes);
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message() ==
+          "request: not a valid tahe.test.v1.EchoService/Echo message (malformed protobuf, or a "
+          "string field that is not UTF-8)");
+  }
+  CHECK(RawCall(server->address(), "/tahe.test.v1.EchoService/Nope", "").error_code() ==
+        grpc::StatusCode::UNIMPLEMENTED);
+  CHECK(RawCall(server->address(), "/tahe.other.v1.Other/Echo", "").error_code() ==
+        grpc::StatusCode::UNIMPLEMENTED);
+  server->Shutdown(absl::Seconds(1));
 }
 
 TEST_CASE("tenant slugs") {

@@ -4,11 +4,23 @@
 
 namespace tahe {
 
+std::string CapMessage(absl::string_view message) {
+  if (message.size() <= kMaxWireMessageBytes) {
+    return std::string(message);
+  }
+  size_t cut = kMaxWireMessageBytes;
+  // Back to the start of a UTF-8 character (continuation bytes are 10xxxxxx).
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return absl::StrCat(message.substr(0, cut), "... (", message.size() - cut, " more bytes)");
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) {
     return grpc::Status::OK;
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), CapMessage(status.message()));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

@@ -16,32 +16,40 @@
 #include <grpcpp/support/status.h>
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 #define TAHE_STATUS_CONCAT_INNER(a, b) a##b
 #define TAHE_STATUS_CONCAT(a, b) TAHE_STATUS_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                      \
-  do {                                             \
-    ::absl::Status tahe_status_ = (expr);          \
-    if (!tahe_status_.ok()) return tahe_status_;   \
+#define RETURN_IF_ERROR(expr)                    \
+  do {                                           \
+    ::absl::Status tahe_status_ = (expr);        \
+    if (!tahe_status_.ok()) return tahe_status_; \
   } while (false)
 
 // `lhs` = the value of `rexpr` (an absl::StatusOr<T>), or returns its error.
 #define ASSIGN_OR_RETURN(lhs, rexpr) \
   TAHE_ASSIGN_OR_RETURN_IMPL(TAHE_STATUS_CONCAT(tahe_statusor_, __LINE__), lhs, rexpr)
-#define TAHE_ASSIGN_OR_RETURN_IMPL(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                               \
+#define TAHE_ASSIGN_OR_RETURN_IMPL(statusor, lhs, rexpr)   \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 
 namespace tahe {
 
-// absl::Status -> grpc::Status with the same canonical code and message.
+// The longest message sent to a client. A message travels in the grpc-message trailer, which
+// percent-encoding may triple and the client's metadata limit (8 KiB by default) caps: a message
+// quoting a huge input would turn a clear INVALID_ARGUMENT into the client's RESOURCE_EXHAUSTED.
+inline constexpr size_t kMaxWireMessageBytes = 1024;
+
+// `message` cut to kMaxWireMessageBytes at a UTF-8 character boundary, with "... (N more bytes)".
+std::string CapMessage(absl::string_view message);
+
+// absl::Status -> grpc::Status with the same canonical code and message (capped by CapMessage).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // grpc::Status -> absl::Status with the same canonical code and message.

@@ -60,5 +60,26 @@ TEST_CASE("InvalidField names the field and Annotate keeps the code") {
   REQUIRE(CodeName(absl::StatusCode::kAlreadyExists) == "ALREADY_EXISTS");
 }
 
+TEST_CASE("messages sent to clients are capped at a character boundary") {
+  const std::string short_message = "entry.lines[0].account: unknown account 9999";
+  CHECK(ToGrpcStatus(absl::InvalidArgumentError(short_message)).error_message() == short_message);
+
+  // "ä" is two bytes: an odd prefix puts the cut inside one.
+  std::string huge = "number: \"x" + std::string(1, 'x');
+  while (huge.size() < 3 * kMaxWireMessageBytes) huge += "\xC3\xA4";
+  grpc::Status capped = ToGrpcStatus(absl::InvalidArgumentError(huge));
+  CHECK(capped.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  const std::string& message = capped.error_message();
+  CHECK(message.rfind("number: ", 0) == 0);
+  CHECK(message.size() < kMaxWireMessageBytes + 40);
+  const size_t kept = message.find("... (");
+  REQUIRE(kept != std::string::npos);
+  CHECK(kept <= kMaxWireMessageBytes);
+  // The kept part ends after a whole character, and the count is what was dropped.
+  CHECK(huge.compare(0, kept, message, 0, kept) == 0);
+  CHECK((static_cast<unsigned char>(huge[kept]) & 0xC0) != 0x80);
+  CHECK(message.substr(kept) == "... (" + std::to_string(huge.size() - kept) + " more bytes)");
+}
+
 }  // namespace
 }  // namespace tahe

@@ -174,10 +174,16 @@ absl::StatusOr<v1::Invoice> LoadInvoice(pqxx::work& tx, const std::string& tenan
 absl::StatusOr<std::map<std::string, v1::Customer>> LoadCustomers(
     pqxx::work& tx, const std::string& tenant, const std::vector<std::string>& numbers) {
   std::map<std::string, v1::Customer> out;
+  // PostgreSQL text holds no NUL byte, so no customer has such a number; passed on, it would cut
+  // the array literal short ("malformed array literal"). The caller's ValidateCode names it.
+  std::vector<std::string> storable;
+  for (const std::string& number : numbers) {
+    if (number.find('\0') == std::string::npos) storable.push_back(number);
+  }
   for (const auto& r : tx.exec_params(
            "SELECT customer_number, encode(details, 'hex') FROM customers WHERE tenant_id = $1"
            " AND customer_number = ANY($2::text[])",
-           tenant, pg::TextArray(numbers))) {
+           tenant, pg::TextArray(storable))) {
     ASSIGN_OR_RETURN(out[r[0].as<std::string>()], FromHex<v1::Customer>(r[1], "customer"));
   }
   return out;

@@ -861,6 +861,12 @@ TEST_CASE("invoicing: bad customers, lines and files are refused naming the fiel
   *bad_line.mutable_invoice() = Fixture::Draft("x", "C-404", "2026-03-02", {{"KOTIHOITO", 1000}});
   REQUIRE_REFUSED(f.Call(&InvoicingStub::CreateInvoice, bad_line, &ignored),
                   grpc::StatusCode::INVALID_ARGUMENT, "invoice.customer_number");
+  // A NUL byte cannot be in PostgreSQL text: refused naming the field, not by the database.
+  bad_line.set_request_id("nul-customer");
+  *bad_line.mutable_invoice() =
+      Fixture::Draft("x", std::string("C-1\0x", 5), "2026-03-02", {{"KOTIHOITO", 1000}});
+  REQUIRE_REFUSED(f.Call(&InvoicingStub::CreateInvoice, bad_line, &ignored),
+                  grpc::StatusCode::INVALID_ARGUMENT, "invoice.customer_number");
 
   v1::ImportPaymentsResponse ignored_import;
   REQUIRE_REFUSED(f.ImportFile("bad-file-1", "this is not XML", &ignored_import),

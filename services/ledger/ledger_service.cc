@@ -280,6 +280,8 @@ class LedgerService::PostEntriesReactor final
     const int first_index = entry_index_;
     const int n = request_.entries_size();
     entry_index_ += n;
+    RETURN_IF_ERROR(Annotate(ValidateRequestId("request_id", request_.request_id()),
+                             absl::StrCat("batch ", batch_index_)));
     if (n > service_->options_.max_bulk_batch_entries) {
       return InvalidField("entries",
                           absl::StrCat("at most ", service_->options_.max_bulk_batch_entries,

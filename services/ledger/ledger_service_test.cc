@@ -2090,6 +2090,27 @@ TEST_CASE("a streamed batch over the size limit ends the import, earlier batches
   REQUIRE(f.State().sequences == OneTo(2));
 }
 
+TEST_CASE(
+    "a streamed batch without a valid request id ends the import naming it, earlier "
+    "batches stay",
+    "[ledger][pg]") {
+  LedgerFixture f;
+  f.SetUpTenant("a");
+  for (const std::string& bad : {std::string(), std::string("'; DROP TABLE entries; --"),
+                                 std::string(1 << 20, 'x'), std::string("a\0b", 3)}) {
+    v1::PostEntriesResponse resp;
+    grpc::Status status =
+        Stream(f,
+               {Batch(absl::StrCat("ok-", bad.size()),
+                      {Sale(absl::StrCat("rid-", bad.size()), "2026-01-02", 1)}),
+                Batch(bad, {}), Batch("after", {Sale("rid-after", "2026-01-02", 2)})},
+               &resp);
+    RequireStatus(status, grpc::INVALID_ARGUMENT, "batch 1: request_id");
+    REQUIRE(resp.batches_committed() == 0);  // the response of a failed call is not sent
+  }
+  REQUIRE(f.State().sequences == OneTo(4));
+}
+
 TEST_CASE("shutdown ends an open change feed with UNAVAILABLE", "[ledger][pg]") {
   LedgerFixture f;
   f.SetUpTenant("a");

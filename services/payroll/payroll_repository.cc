@@ -726,6 +726,13 @@ absl::StatusOr<v1::ImportEmployeesResponse> PayrollRepository::ImportEmployeesBa
     valid.push_back(*std::move(employee));
   }
   result.set_accepted(static_cast<int32_t>(valid.size()));
+  if (valid.empty()) {
+    // Every row refused: nothing to write, not even the idempotency record (a replay is refused
+    // the same way).
+    metrics_.EmployeesRejected(PayrollMetrics::EmployeeRpc::kImportEmployees,
+                               result.rejected_size());
+    return result;
+  }
   bool ran = false;  // false: a replay of an earlier batch, whose rejections are counted already
   absl::StatusOr<v1::ImportEmployeesResponse> response =
       pg::InTenantTransaction<v1::ImportEmployeesResponse>(
@@ -919,8 +926,16 @@ absl::StatusOr<v1::PayrollSettings> PayrollRepository::SetPayrollSettings(
     RETURN_IF_ERROR(ValidateAccount(absl::StrCat("settings.accounts.", name), *value));
   }
   RETURN_IF_ERROR(ValidateText("settings.debtor_name", s.debtor_name(), 70));
+  if (!v1::UnemploymentTier_IsValid(s.unemployment_tier())) {
+    return InvalidField("settings.unemployment_tier",
+                        absl::StrCat("unknown tier ", s.unemployment_tier()));
+  }
   v1::PayrollSettings normalized = WithDefaults(s);
   normalized.clear_updated_at();
+  if (!s.debtor_bic().empty()) {
+    ASSIGN_OR_RETURN(std::string bic, NormaliseBic("settings.debtor_bic", s.debtor_bic()));
+    normalized.set_debtor_bic(bic);
+  }
   if (!s.debtor_iban().empty()) {
     ASSIGN_OR_RETURN(std::string iban, fi::ParseIban("settings.debtor_iban", s.debtor_iban()));
     normalized.set_debtor_iban(iban);
@@ -1140,6 +1155,19 @@ absl::StatusOr<v1::ImportPayItemsResponse> PayrollRepository::ImportPayItemsBatc
       continue;
     }
     candidates.push_back(i);
+  }
+  if (candidates.empty()) {
+    // Every item refused without looking at the database: nothing to write, not even the
+    // idempotency record (a replay is refused the same way).
+    v1::ImportPayItemsResponse resp;
+    for (const Rejected& r : invalid) {
+      v1::Rejection* out = resp.add_rejected();
+      out->set_index(r.index);
+      out->set_key(key_of(r.index));
+      out->set_message(r.message);
+    }
+    metrics_.PayItemsRejected(PayrollMetrics::ItemRpc::kImportPayItems, resp.rejected_size());
+    return resp;
   }
   bool ran = false;  // false: a replay of an earlier batch, whose rejections are counted already
   absl::StatusOr<v1::ImportPayItemsResponse> response =

@@ -994,6 +994,22 @@ TEST_CASE("payroll: bad input is refused naming the field and writes nothing", "
     list.set_employee_number(kKevaNumber);
     REQUIRE(f.PayrollOk(&PayrollStub::ListTaxCards, list).tax_cards_size() == 1);
   }
+  SECTION("settings with an unknown unemployment tier, or a debtor BIC that is not a BIC") {
+    v1::SetPayrollSettingsRequest req;
+    req.set_request_id("settings-bad-tier");
+    req.mutable_settings()->set_unemployment_tier(static_cast<v1::UnemploymentTier>(999));
+    v1::PayrollSettings resp;
+    REQUIRE_REFUSED(f.Payroll(&PayrollStub::SetPayrollSettings, req, &resp),
+                    grpc::StatusCode::INVALID_ARGUMENT, "settings.unemployment_tier");
+    for (const std::string& bic : {std::string("'; DROP TABLE settings; --"),
+                                   std::string("NDEA\0FIHH", 9), std::string(1 << 20, 'X')}) {
+      req.set_request_id(absl::StrCat("settings-bad-bic-", bic.size()));
+      req.mutable_settings()->clear_unemployment_tier();
+      req.mutable_settings()->set_debtor_bic(bic);
+      REQUIRE_REFUSED(f.Payroll(&PayrollStub::SetPayrollSettings, req, &resp),
+                      grpc::StatusCode::INVALID_ARGUMENT, "settings.debtor_bic");
+    }
+  }
   SECTION("a request id replayed with different content") {
     v1::Employee e = KevaEmployee();
     e.set_last_name("Korhonen");
@@ -1465,6 +1481,28 @@ TEST_CASE(
   get.set_employee_number("E3011");
   v1::Employee missing;
   REQUIRE_CODE(f.Payroll(&PayrollStub::GetEmployee, get, &missing), grpc::StatusCode::NOT_FOUND);
+
+  // A batch whose every row is refused writes nothing, not even its idempotency record; so do
+  // pay items refused before the database is asked.
+  const std::map<std::string, int64_t> before_refused = f.RowCounts();
+  const int64_t keys = f.OwnerCount("SELECT count(*) FROM idempotency");
+  v1::ImportEmployeesRequest all_bad;
+  all_bad.set_request_id("import-employees-all-bad");
+  *all_bad.add_employees() = MonthlyEmployee("'; DROP TABLE employees; --", 12);
+  v1::ImportEmployeesResponse all_refused;
+  REQUIRE_CODE(f.ImportEmployees({all_bad}, &all_refused), grpc::StatusCode::OK);
+  REQUIRE(all_refused.accepted() == 0);
+  REQUIRE(all_refused.rejected_size() == 1);
+  RequireRejection(all_refused.rejected(0), 0, 0, "", "employees[0].employee_number");
+  v1::ImportPayItemsRequest bad_items;
+  bad_items.set_request_id("import-items-all-bad");
+  *bad_items.add_items() = AmountItem("bad-1", "E3001", "2026-13", v1::PAY_ITEM_KIND_DEDUCTION, 1);
+  v1::ImportPayItemsResponse items_refused;
+  REQUIRE_CODE(f.ImportPayItems({bad_items}, &items_refused), grpc::StatusCode::OK);
+  REQUIRE(items_refused.accepted() == 0);
+  REQUIRE(items_refused.rejected_size() == 1);
+  REQUIRE(f.RowCounts() == before_refused);
+  REQUIRE(f.OwnerCount("SELECT count(*) FROM idempotency") == keys);
 }
 
 TEST_CASE(

@@ -168,6 +168,8 @@ absl::Status CheckIdentifier(absl::string_view field, absl::string_view id) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
 // Upper case and the schema's BICIdentifier pattern [A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?.
 absl::StatusOr<std::string> NormaliseBic(absl::string_view field, absl::string_view bic) {
   const std::string upper = absl::AsciiStrToUpper(bic);
@@ -184,12 +186,19 @@ absl::StatusOr<std::string> NormaliseBic(absl::string_view field, absl::string_v
       valid = absl::ascii_isupper(c) || absl::ascii_isdigit(c);
     }
   }
+  if (!valid && bic.size() > 11) {
+    // Not quoted: an error message holding megabytes would not fit in the call's trailers.
+    return InvalidField(
+        field, absl::StrCat(bic.size(), " characters is not a BIC (8 or 11 letters or digits)"));
+  }
   if (!valid) {
     return InvalidField(field, absl::StrCat("\"", absl::CEscape(bic),
                                             "\" is not a BIC (8 or 11 letters or digits)"));
   }
   return upper;
 }
+
+namespace {
 
 void AppendEscaped(std::string& out, absl::string_view text) {
   for (char c : text) {

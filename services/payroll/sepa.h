@@ -124,6 +124,10 @@ absl::StatusOr<std::string> WriteSepaCreditTransfer(const SepaCreditTransfer& tr
 absl::StatusOr<std::string> ToSepaText(absl::string_view field, absl::string_view text,
                                        int max_length);
 
+// `bic` in upper case if it matches the schema's BICIdentifier pattern (8 or 11 letters or
+// digits); INVALID_ARGUMENT naming `field` otherwise. Lets callers check a BIC when it is entered.
+absl::StatusOr<std::string> NormaliseBic(absl::string_view field, absl::string_view bic);
+
 // "1234.50": whole euros, a decimal point and exactly two decimals. REQUIRES: cents >= 0.
 std::string FormatSepaAmount(int64_t cents);
 
