@@ -1,15 +1,13 @@
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "libs/metrics/testdata/echo.grpc.pb.h"
 #include "libs/server/call.h"
 #include "libs/server/grpc_server.h"
+#include "libs/server/raw_call_for_test.h"
 #include "libs/server/service_main.h"
 
 namespace tahe::server {
@@ -117,30 +115,11 @@ TEST_CASE("shutdown drains in-flight calls and then refuses new ones") {
   REQUIRE_FALSE(f.Call("after", true, "lahti", &reply).ok());
 }
 
-// A unary call of `method` with `bytes` as the request, whatever they are.
+// A unary call of `method` with `bytes` as the request, as a trusted caller for lahti.
 grpc::Status RawCall(const std::string& address, const std::string& method,
                      const std::string& bytes) {
-  grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  ctx.AddMetadata("x-tahe-internal-token", "s3cret");
-  ctx.AddMetadata("x-tahe-tenant", "lahti");
-  grpc::Slice slice(bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  grpc::Status result;
-  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
-    std::lock_guard<std::mutex> lock(mu);
-    result = std::move(s);
-    done = true;
-    cv.notify_one();
-  });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&done] { return done; });
-  return result;
+  return RawUnaryCall(address, method, bytes,
+                      {{"x-tahe-internal-token", "s3cret"}, {"x-tahe-tenant", "lahti"}});
 }
 
 TEST_CASE("a request that does not parse is INVALID_ARGUMENT, an unknown method UNIMPLEMENTED") {

@@ -1,6 +1,5 @@
 #include "libs/server/tls.h"
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <openssl/bio.h>
 #include <openssl/ec.h>
@@ -21,6 +20,7 @@
 
 #include "libs/metrics/testdata/echo.grpc.pb.h"
 #include "libs/server/grpc_server.h"
+#include "libs/server/raw_call_for_test.h"
 
 namespace tahe::server {
 namespace {
@@ -256,36 +256,14 @@ TEST_CASE("a server requiring mutual TLS refuses plaintext and strangers, serves
   const std::string health_address = "127.0.0.1:" + std::to_string(server->health_port());
   // grpc.health.v1.Health/Check by hand: HealthCheckRequest{service = 1}, the response's
   // status is field 1 (1 = SERVING).
-  grpc::GenericStub health(grpc::CreateChannel(health_address, grpc::InsecureChannelCredentials()));
-  auto check = [&health](const std::string& service) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto check = [&health_address](const std::string& service) {
     std::string request_bytes;
     if (!service.empty()) {
       request_bytes = std::string(1, '\x0a') + static_cast<char>(service.size()) + service;
     }
-    grpc::Slice slice(request_bytes);
-    grpc::ByteBuffer request(&slice, 1);
-    grpc::ByteBuffer response;
-    std::mutex mu;
-    std::condition_variable done_cv;
-    bool done = false;
-    grpc::Status status;
-    health.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                     [&](grpc::Status s) {
-                       std::lock_guard<std::mutex> lock(mu);
-                       status = std::move(s);
-                       done = true;
-                       done_cv.notify_one();
-                     });
-    std::unique_lock<std::mutex> lock(mu);
-    done_cv.wait(lock, [&done] { return done; });
-    REQUIRE(status.ok());
-    std::vector<grpc::Slice> slices;
-    REQUIRE(response.Dump(&slices).ok());
     std::string bytes;
-    for (const grpc::Slice& s : slices)
-      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    REQUIRE(RawUnaryCall(health_address, "/grpc.health.v1.Health/Check", request_bytes, {}, &bytes)
+                .ok());
     REQUIRE(bytes.size() == 2);
     REQUIRE(bytes[0] == '\x08');
     return static_cast<int>(bytes[1]);
