@@ -20,9 +20,9 @@
 #                            (admin_api_key), the demo operator key (operator_api_key) and the
 #                            identity-code hash keys of payroll and invoicing, mode 600
 #   .tahe/internal_token     the internal credential between services (mode 600)
-#   .tahe/tls/               with --tls: the local CA (ca.pem, ca.key) and a certificate and key
-#                            per process (<process>.pem, .key; tahectl.pem for tahectl), valid
-#                            30 days, re-issued when within a day of expiry (mode 600 keys)
+#   .tahe/tls/               with --tls: the local CA (ca.pem, ca.key; 10 years) and a certificate
+#                            and key per process (<process>.pem, .key; tahectl.pem for tahectl),
+#                            valid 30 days, re-issued when within a day of expiry (mode 600 keys)
 #   .tahe/logs/              postgres.log, <service>-<cell>.log, gateway.log
 #   .tahe/run/               pid files
 #   .tahe/local.env          how to reach everything (mode 600): source it with
@@ -196,6 +196,9 @@ ensure_secret() {
 # clients (every service is both). Production certificates come from a real private CA (see
 # deploy/k8s/README.md); these exist so that the same code paths run on one machine.
 TLS_DAYS=30
+# The CA outlives every certificate it signs: it is renewed (and they with it) when it has less
+# than TLS_DAYS left.
+TLS_CA_DAYS=3650
 
 # valid_certificate FILE: exists, is signed by the local CA and has more than a day left.
 valid_certificate() {
@@ -206,14 +209,14 @@ valid_certificate() {
 ensure_tls_ca() {
   mkdir -p "${tls_dir}"
   chmod 700 "${tls_dir}"
-  if [[ -s "${tls_dir}/ca.pem" ]] &&
-    openssl x509 -checkend 86400 -noout -in "${tls_dir}/ca.pem" >/dev/null 2>&1; then
+  if [[ -s "${tls_dir}/ca.pem" && -s "${tls_dir}/ca.key" ]] &&
+    openssl x509 -checkend $((TLS_DAYS * 86400)) -noout -in "${tls_dir}/ca.pem" >/dev/null 2>&1; then
     return
   fi
   (
     umask 077
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
-      -days "${TLS_DAYS}" -subj "/CN=Tahe local CA" \
+      -days "${TLS_CA_DAYS}" -subj "/CN=Tahe local CA" \
       -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
       -keyout "${tls_dir}/ca.key" -out "${tls_dir}/ca.pem" 2>/dev/null
   ) || die "cannot create the local CA in ${tls_dir}"
@@ -534,7 +537,11 @@ start_process() {
   # setsid: a new session, so that Ctrl-C in this terminal reaches only this script, which then
   # stops the services in order. In a non-interactive shell the background job is not a process
   # group leader, so setsid execs in place and $! is the service's own pid.
-  PGPASSFILE="${pgpass}" setsid "$(service_binary "${service}")" \
+  # The shared TLS and health settings come from tls_flags alone, never from the caller's
+  # environment (libs/server/tls.h reads TAHE_TLS_*, TAHE_UPSTREAM_TLS_*, TAHE_HEALTH_LISTEN).
+  PGPASSFILE="${pgpass}" env -u TAHE_TLS_CERT_FILE -u TAHE_TLS_KEY_FILE -u TAHE_TLS_CLIENT_CA_FILE \
+    -u TAHE_UPSTREAM_TLS_CA_FILE -u TAHE_UPSTREAM_TLS_CERT_FILE -u TAHE_UPSTREAM_TLS_KEY_FILE \
+    -u TAHE_HEALTH_LISTEN setsid "$(service_binary "${service}")" \
     --listen="${grpc_addr[${name}]}" \
     --metrics_listen="${metrics_addr[${name}]}" \
     --db_url="${conn} user=tahe_${service}" \

@@ -119,7 +119,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(ServerOptions opti
     server->async_generic_->Start();
   }
   if (!options.health_listen.empty()) {
-    // Only the default health service: nothing else is reachable without the main port's TLS.
+    // The default health service, and server reflection (a global plugin every builder gets;
+    // without a service of its own the builder would not add the health service either): the
+    // services' schemas, no data; every call of theirs needs the main port's TLS.
     grpc::ServerBuilder health_builder;
     health_builder.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
                                     &server->health_port_);

@@ -83,8 +83,8 @@ struct ServerOptions {
   GenericService generic_service;
   // How `listen` is secured (see libs/server/tls.h); null: plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
-  // "host:port" of a second, plaintext listener serving only grpc.health.v1 with the same
-  // statuses (probes that cannot present a client certificate). Empty: none.
+  // "host:port" of a second, plaintext listener serving grpc.health.v1 with the same statuses
+  // (probes that cannot present a client certificate) and server reflection. Empty: none.
   std::string health_listen;
 };
 

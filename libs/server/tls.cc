@@ -145,8 +145,11 @@ absl::Status CheckKeyMatchesCertificate(absl::string_view cert_pem, absl::string
     return absl::InvalidArgumentError("no PEM certificate");
   }
   auto bio = MemoryBio(key_pem);
+  // A passphrase callback that refuses: OpenSSL's default would ask on the terminal and wait.
+  pem_password_cb* no_passphrase = [](char*, int, int, void*) { return -1; };
   std::unique_ptr<EVP_PKEY, KeyDeleter> key(
-      bio == nullptr ? nullptr : PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+      bio == nullptr ? nullptr
+                     : PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
   if (key == nullptr) {
     return absl::InvalidArgumentError("no PEM private key (or an encrypted one)");
   }

@@ -20,7 +20,8 @@
 // Files are read once at start: a renewed certificate takes effect on restart (a rolling restart
 // in Kubernetes). Start-up fails with INVALID_ARGUMENT naming the flag when a file is unreadable,
 // is not PEM, or the key does not belong to the certificate, rather than at the first handshake.
-// The notAfter of each certificate is exported as the gauge
+// The notAfter of each certificate presented (the first one of its file: the leaf) is exported as
+// the gauge
 // tahe_tls_certificate_expiry_timestamp_seconds{role="server"|"client"} for the expiry alert.
 
 #include <grpcpp/security/credentials.h>

@@ -175,6 +175,24 @@ TEST_CASE("certificate expiry and key matching are read from PEM") {
   CHECK(mismatch.code() == absl::StatusCode::kInvalidArgument);
   CHECK(CertificateNotAfter("not a certificate").status().code() ==
         absl::StatusCode::kInvalidArgument);
+
+  // An encrypted key is refused at once (OpenSSL would otherwise ask for a passphrase and wait).
+  BIO* bio = BIO_new_mem_buf(leaf.key.data(), static_cast<int>(leaf.key.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  REQUIRE(key != nullptr);
+  BIO* out = BIO_new(BIO_s_mem());
+  static char passphrase[] = "sekret";
+  REQUIRE(PEM_write_bio_PrivateKey(out, key, EVP_aes_256_cbc(), nullptr, 0, nullptr, passphrase) ==
+          1);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(out, &data);
+  const std::string encrypted(data, static_cast<size_t>(size));
+  BIO_free(out);
+  EVP_PKEY_free(key);
+  absl::Status refused = CheckKeyMatchesCertificate(leaf.cert, encrypted);
+  CHECK(refused.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(refused.message()), Catch::Contains("encrypted"));
 }
 
 TEST_CASE("bad TLS settings fail at start naming the flag") {

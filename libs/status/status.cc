@@ -9,8 +9,10 @@ std::string CapMessage(absl::string_view message) {
     return std::string(message);
   }
   size_t cut = kMaxWireMessageBytes;
-  // Back to the start of a UTF-8 character (continuation bytes are 10xxxxxx).
-  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) {
+  // Back to the start of a UTF-8 character (continuation bytes are 10xxxxxx; a character has at
+  // most 3 of them, so bytes that are not UTF-8 cannot eat the whole message).
+  while (cut > kMaxWireMessageBytes - 3 &&
+         (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) {
     --cut;
   }
   return absl::StrCat(message.substr(0, cut), "... (", message.size() - cut, " more bytes)");

@@ -79,6 +79,12 @@ TEST_CASE("messages sent to clients are capped at a character boundary") {
   CHECK(huge.compare(0, kept, message, 0, kept) == 0);
   CHECK((static_cast<unsigned char>(huge[kept]) & 0xC0) != 0x80);
   CHECK(message.substr(kept) == "... (" + std::to_string(huge.size() - kept) + " more bytes)");
+
+  // Bytes that are not UTF-8 (all continuation bytes) do not eat the message: at most 3 go.
+  const std::string binary = "reference: " + std::string(3 * kMaxWireMessageBytes, '\x80');
+  const std::string cut = ToGrpcStatus(absl::InvalidArgumentError(binary)).error_message();
+  CHECK(cut.rfind("reference: ", 0) == 0);
+  CHECK(cut.find("... (") >= kMaxWireMessageBytes - 3);
 }
 
 }  // namespace
