@@ -18,9 +18,9 @@ namespace {
 using grpc::experimental::InterceptionHookPoints;
 
 // gRPC's callback API answers a request its handler cannot parse (bytes that are not the
-// method's message, or a proto3 string field that is not UTF-8) with UNIMPLEMENTED and no
-// message, as if the method did not exist. For the methods this server registered, that becomes
-// INVALID_ARGUMENT saying so.
+// method's message, or a proto3 string field that is not UTF-8) with the "no such method" code
+// and no message, as if the method did not exist. For the methods this server registered, that
+// becomes INVALID_ARGUMENT saying so.
 class MalformedRequestInterceptor final : public grpc::experimental::Interceptor {
  public:
   explicit MalformedRequestInterceptor(std::string method) : method_(std::move(method)) {}
@@ -46,28 +46,30 @@ class MalformedRequestInterceptor final : public grpc::experimental::Interceptor
 class MalformedRequestInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit MalformedRequestInterceptorFactory(std::vector<std::string> services)
-      : services_(services.begin(), services.end()) {}
+  // The methods of `services` ("tahe.ledger.v1.LedgerService"), from their descriptors, once:
+  // a path not among them (another service's, or one the service does not have, which reaches
+  // interceptors with the same code) is left as it is.
+  explicit MalformedRequestInterceptorFactory(const std::vector<std::string>& services) {
+    for (const std::string& name : services) {
+      const google::protobuf::ServiceDescriptor* service =
+          google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+      for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
+        methods_.insert(absl::StrCat("/", name, "/", service->method(i)->name()));
+      }
+    }
+  }
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    // "/tahe.ledger.v1.LedgerService/PostEntry": only this server's own services.
-    absl::string_view method = info->method() == nullptr ? "" : info->method();
-    const size_t slash = method.rfind('/');
-    if (slash == absl::string_view::npos || slash == 0 ||
-        !services_.contains(method.substr(1, slash - 1))) {
+    // "/tahe.ledger.v1.LedgerService/PostEntry"; the set is never written after construction.
+    if (info->method() == nullptr || !methods_.contains(info->method())) {
       return nullptr;
     }
-    // A method the service does not have reaches interceptors with the same UNIMPLEMENTED.
-    if (google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
-            absl::StrCat(method.substr(1, slash - 1), ".", method.substr(slash + 1))) == nullptr) {
-      return nullptr;
-    }
-    return new MalformedRequestInterceptor(std::string(method.substr(1)));
+    return new MalformedRequestInterceptor(info->method() + 1);
   }
 
  private:
-  const absl::flat_hash_set<std::string> services_;
+  absl::flat_hash_set<std::string> methods_;
 };
 
 }  // namespace

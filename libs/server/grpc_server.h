@@ -72,7 +72,7 @@ struct ServerOptions {
   std::vector<grpc::Service*> services;
   // Full names of the services ("tahe.ledger.v1.LedgerService"), reported by the health service
   // alongside the overall "" status. A request to one of them that does not parse gets
-  // INVALID_ARGUMENT (gRPC itself answers UNIMPLEMENTED, as for a method that does not exist).
+  // INVALID_ARGUMENT (gRPC itself answers as for a method that does not exist).
   std::vector<std::string> health_names;
   // May be null: no grpc_server_* metrics.
   prometheus::Registry* metrics = nullptr;

@@ -62,6 +62,7 @@
 #include "tahe/ledger/v1/ledger.grpc.pb.h"
 #include "tahe/payroll/v1/payroll.grpc.pb.h"
 #include "tahe/reporting/v1/reporting.grpc.pb.h"
+#include "tests/e2e/suite_env.h"
 
 namespace {
 
@@ -103,23 +104,10 @@ std::string CodeName(grpc::StatusCode code) {
 }
 
 std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') {
-    FAIL(name << " is not set: this test talks to a running suite; run it through "
-                 "tests/badinput/badinput_test.sh");
-  }
-  return value;
+  return tahe::e2e::SuiteEnv(name, "tests/badinput/badinput_test.sh");
 }
 
-std::string ReadFileTrimmed(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    FAIL("cannot read " << path);
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(text.str()));
-}
+using tahe::e2e::ReadFileTrimmed;
 
 struct Suite {
   std::string gateway_addr;

@@ -44,6 +44,7 @@
 #include "tahe/gateway/v1/admin.grpc.pb.h"
 #include "tahe/ledger/v1/ledger.grpc.pb.h"
 #include "tahe/payroll/v1/payroll.grpc.pb.h"
+#include "tests/e2e/suite_env.h"
 
 namespace {
 
@@ -79,24 +80,13 @@ std::string CodeName(grpc::StatusCode code) {
 // --- The running suite, from local.env -------------------------------------------------------
 
 std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') {
-    FAIL(name << " is not set: this test talks to a running suite; run it through "
-                 "tests/e2e/gateway_e2e_test.sh, or start deploy/local/run.sh --detach and "
-                 "export its local.env and TAHE_LOCAL_DIR");
-  }
-  return value;
+  return tahe::e2e::SuiteEnv(
+      name,
+      "tests/e2e/gateway_e2e_test.sh, or start deploy/local/run.sh --detach and "
+      "export its local.env and TAHE_LOCAL_DIR");
 }
 
-std::string ReadFileTrimmed(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    FAIL("cannot read " << path);
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(text.str()));
-}
+using tahe::e2e::ReadFileTrimmed;
 
 struct Suite {
   std::string gateway_addr;
